@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"fleetrun.dev/fleet/diag"
+	"fleetrun.dev/fleet/internal/iostreams"
+	"fleetrun.dev/fleet/inventory"
+)
+
+// Exit codes, stable for CI (see README): bits 2 and 4 are set by runs that
+// reach hosts.
+const (
+	exitOK    = 0
+	exitInput = 1 // usage, configuration or input error before any host ran
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// app holds what every command shares: streams, environment and the global
+// flags.
+type app struct {
+	io     *iostreams.IOStreams
+	lookup func(string) (string, bool)
+
+	inventories []string
+	limit       string
+}
+
+// usageError marks errors in how fleet was invoked.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// Main runs fleet with args and returns the exit code.
+func Main(args []string, ios *iostreams.IOStreams, lookup func(string) (string, bool)) int {
+	a := &app{io: ios, lookup: lookup}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	a.printError(err)
+	return exitInput
+}
+
+func (a *app) printError(err error) {
+	fmt.Fprintf(a.io.ErrOut, "fleet: error: %v\n", err)
+	if hint := diag.Hint(err); hint != "" {
+		fmt.Fprintf(a.io.ErrOut, "fleet: hint: %s\n", hint)
+	} else if errors.As(err, new(usageError)) {
+		fmt.Fprintln(a.io.ErrOut, "fleet: hint: run `fleet --help` for usage")
+	}
+}
+
+func (a *app) printWarnings(ws []diag.Warning) {
+	for _, w := range ws {
+		fmt.Fprintf(a.io.ErrOut, "fleet: warning: %s\n", w)
+	}
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "fleet",
+		Short: "Run commands, copies and playbooks on many hosts over shared SSH connections",
+		Long: `fleet runs commands, file copies and playbooks on many hosts at once.
+It reads Ansible inventories (YAML, JSON or INI) and selects hosts with
+Ansible's host patterns.`,
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("fleet {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringArrayVarP(&a.inventories, "inventory", "i", nil,
+		"inventory file, directory or comma-separated host list (repeatable; default $FLEET_INVENTORY)")
+	pf.StringVarP(&a.limit, "limit", "l", "", "further limit the selected hosts with a pattern (@FILE reads one pattern per line)")
+
+	root.AddCommand(newHostsCmd(a, nil))
+	root.AddCommand(newInventoryCmd(a, nil))
+	return root
+}
+
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "(devel)"
+		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+			v = info.Main.Version
+		}
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return v
+}
+
+// inventorySources returns the -i sources, or those in $FLEET_INVENTORY
+// (comma-separated, like $ANSIBLE_INVENTORY).
+func (a *app) inventorySources() ([]string, error) {
+	if len(a.inventories) > 0 {
+		return a.inventories, nil
+	}
+	if env, ok := a.lookup("FLEET_INVENTORY"); ok && strings.TrimSpace(env) != "" {
+		var out []string
+		for _, p := range strings.Split(env, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+	return nil, &diag.Error{Msg: "no inventory given",
+		Hint: "pass -i FILE (an Ansible inventory: YAML or INI), or set FLEET_INVENTORY"}
+}
+
+// loadInventory loads the inventory and prints its warnings.
+func (a *app) loadInventory() (*inventory.Inventory, error) {
+	sources, err := a.inventorySources()
+	if err != nil {
+		return nil, err
+	}
+	inv, err := inventory.Load(sources...)
+	if err != nil {
+		return nil, err
+	}
+	a.printWarnings(inv.Warnings())
+	return inv, nil
+}

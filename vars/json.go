@@ -1,0 +1,301 @@
+package vars
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// decodeJSON parses data as Python's json.loads does, keeping object key
+// order; ok is false when data is not a single JSON value.
+func decodeJSON(name string, data []byte) (v any, ok bool) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || !json.Valid(trimmed) {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	v, err := jsonValue(dec, trimmed)
+	if err != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, false
+	}
+	return v, true
+}
+
+func jsonValue(dec *json.Decoder, src []byte) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '[':
+			out := []any{}
+			for dec.More() {
+				v, err := jsonValue(dec, src)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+			_, err := dec.Token()
+			return out, err
+		case '{':
+			m := NewMap()
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				line := 1 + bytes.Count(src[:dec.InputOffset()], []byte("\n"))
+				k, _ := kt.(string)
+				v, err := jsonValue(dec, src)
+				if err != nil {
+					return nil, err
+				}
+				m.Set(k, v)
+				m.setMeta(k, line, nil)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return ansibleJSONObject(m), nil
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case json.Number:
+		return jsonNumber(string(t))
+	case string, bool, nil:
+		return t, nil
+	}
+	return nil, fmt.Errorf("unexpected JSON token %v", tok)
+}
+
+// ansibleJSONObject applies AnsibleJSONDecoder's object hook: the markers
+// that ansible-inventory writes for vaulted and unsafe values read back as
+// those values.
+func ansibleJSONObject(m *Map) any {
+	if v, ok := m.Get("__ansible_vault"); ok {
+		if s, ok := v.(string); ok {
+			return Vault{Ciphertext: s}
+		}
+	}
+	if v, ok := m.Get("__ansible_unsafe"); ok {
+		return wrapUnsafe(v)
+	}
+	return m
+}
+
+func jsonNumber(s string) (any, error) {
+	if strings.ContainsAny(s, ".eE") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return nil, err
+		}
+		return f, nil
+	}
+	var b big.Int
+	if _, ok := b.SetString(s, 10); !ok {
+		return nil, fmt.Errorf("bad number %q", s)
+	}
+	return NormInt(&b), nil
+}
+
+// EncodeJSON returns v as Python's json.dumps(v, sort_keys=True, indent=4,
+// ensure_ascii=False) prints it with Ansible's encoder, which is what
+// ansible-inventory prints: keys sorted, floats as Python's repr, NaN and
+// Infinity bare, unsafe and vaulted values as marker objects.
+func EncodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := encodeJSON(&buf, v, 0); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+const jsonIndent = "    "
+
+func encodeJSON(buf *bytes.Buffer, v any, depth int) error {
+	if depth > maxDepth {
+		return errors.New("vars: value nested too deeply to encode")
+	}
+	newline := func(d int) {
+		buf.WriteByte('\n')
+		for i := 0; i < d; i++ {
+			buf.WriteString(jsonIndent)
+		}
+	}
+	switch x := v.(type) {
+	case []any:
+		if len(x) == 0 {
+			buf.WriteString("[]")
+			return nil
+		}
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			newline(depth + 1)
+			if err := encodeJSON(buf, e, depth+1); err != nil {
+				return err
+			}
+		}
+		newline(depth)
+		buf.WriteByte(']')
+		return nil
+	case *Map:
+		if x.Len() == 0 {
+			buf.WriteString("{}")
+			return nil
+		}
+		keys := append([]string(nil), x.Keys()...)
+		sort.Strings(keys)
+		buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			newline(depth + 1)
+			buf.Write(appendString(nil, k))
+			buf.WriteString(": ")
+			val, _ := x.Get(k)
+			if err := encodeJSON(buf, val, depth+1); err != nil {
+				return err
+			}
+		}
+		newline(depth)
+		buf.WriteByte('}')
+		return nil
+	case Unsafe:
+		m := NewMap()
+		m.Set("__ansible_unsafe", string(x))
+		return encodeJSON(buf, m, depth)
+	case Vault:
+		m := NewMap()
+		m.Set("__ansible_vault", x.Ciphertext)
+		return encodeJSON(buf, m, depth)
+	}
+	b := appendScalar(nil, v)
+	if b == nil {
+		return fmt.Errorf("vars: cannot encode %T as JSON", v)
+	}
+	buf.Write(b)
+	return nil
+}
+
+// appendScalar appends the JSON spelling of a scalar value, or returns nil
+// for a value that is not a scalar.
+func appendScalar(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case *big.Int:
+		return append(b, x.String()...)
+	case float64:
+		return append(b, PyFloat(x)...)
+	case string:
+		return appendString(b, x)
+	case Date:
+		return appendString(b, x.ISO())
+	case DateTime:
+		return appendString(b, x.ISO())
+	}
+	return nil
+}
+
+// PyFloat formats f as Python's repr(float) does, which is also how
+// json.dumps prints it: the shortest digits that round-trip, in positional
+// notation from 1e-4 up to 1e16 (always with a ".0" or fraction), otherwise
+// in exponent notation with a sign and at least two exponent digits.
+func PyFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64) // e.g. "-1.2345e+02"
+	neg := strings.HasPrefix(e, "-")
+	e = strings.TrimPrefix(e, "-")
+	mant, expStr, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expStr)
+	digits := strings.Replace(mant, ".", "", 1)
+	decpt := exp + 1 // value is 0.DIGITS × 10^decpt
+	var s string
+	if decpt <= -4 || decpt > 16 {
+		s = digits[:1]
+		if len(digits) > 1 {
+			s += "." + digits[1:]
+		}
+		x := decpt - 1
+		sign := "+"
+		if x < 0 {
+			sign, x = "-", -x
+		}
+		s += fmt.Sprintf("e%s%02d", sign, x)
+	} else {
+		switch {
+		case decpt <= 0:
+			s = "0." + strings.Repeat("0", -decpt) + digits
+		case decpt >= len(digits):
+			s = digits + strings.Repeat("0", decpt-len(digits)) + ".0"
+		default:
+			s = digits[:decpt] + "." + digits[decpt:]
+		}
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// appendString appends s as a JSON string with ensure_ascii=False: only the
+// quote, the backslash and control characters are escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '"':
+			b = append(b, `\"`...)
+		case r == '\\':
+			b = append(b, `\\`...)
+		case r == '\n':
+			b = append(b, `\n`...)
+		case r == '\r':
+			b = append(b, `\r`...)
+		case r == '\t':
+			b = append(b, `\t`...)
+		case r == '\b':
+			b = append(b, `\b`...)
+		case r == '\f':
+			b = append(b, `\f`...)
+		case r < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, r)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
