@@ -185,12 +185,6 @@ func (inv *Inventory) reconcile() {
 			_ = all.addChild(g)
 		}
 	}
-	for _, g := range inv.groupList {
-		g.depth = -1
-	}
-	for _, g := range inv.groupList {
-		g.computeDepth()
-	}
 	for _, h := range inv.hostList {
 		h.groups = h.computeGroups()
 		if slices.Contains(h.groups, ungrouped) {
@@ -202,9 +196,26 @@ func (inv *Inventory) reconcile() {
 				}
 			}
 		} else if !h.implicit && (len(h.groups) == 0 || len(h.groups) == 1 && h.groups[0] == all) {
-			ungrouped.addHost(h)
-			h.groups = h.computeGroups()
+			if g := inv.groups[h.Name]; g != nil {
+				// Ansible's add_child("ungrouped", name) looks the name up as
+				// a group first, so a host sharing its name with a group puts
+				// that group, not itself, under "ungrouped". A loop would
+				// crash Ansible; fleet leaves the host where it is.
+				_ = ungrouped.addChild(g)
+				for _, x := range inv.hostList {
+					x.groups = x.computeGroups()
+				}
+			} else {
+				ungrouped.addHost(h)
+				h.groups = h.computeGroups()
+			}
 		}
+	}
+	for _, g := range inv.groupList {
+		g.depth = -1
+	}
+	for _, g := range inv.groupList {
+		g.computeDepth()
 	}
 	var clash []string
 	for _, h := range inv.hostList {
