@@ -402,7 +402,7 @@ func fleetResult(t *testing.T, inv *Inventory, cmd confCmd) result {
 	var r result
 	switch cmd.kind {
 	case "list":
-		out, err := inv.ListJSON()
+		out, _, err := inv.ListJSON()
 		if err != nil {
 			t.Fatalf("ListJSON: %v", err)
 		}
@@ -420,7 +420,7 @@ func fleetResult(t *testing.T, inv *Inventory, cmd confCmd) result {
 			r.exit = 1
 			break
 		}
-		out, err := vars.EncodeJSON(inv.ExportVars(sel.Hosts[0]))
+		out, _, err := vars.EncodeJSON(inv.ExportVars(sel.Hosts[0]))
 		if err != nil {
 			t.Fatalf("EncodeJSON: %v", err)
 		}

@@ -14,7 +14,8 @@ func (inv *Inventory) ExportVars(h *Host) *vars.Map { return inv.exportVars(h) }
 // ListJSON returns the inventory as `ansible-inventory --list` prints it
 // (without the final newline): groups with their direct hosts and children,
 // empty ones left out, and every host's variables under _meta.hostvars.
-func (inv *Inventory) ListJSON() ([]byte, error) {
+// sorted is false when keys could not be sorted; see vars.EncodeJSON.
+func (inv *Inventory) ListJSON() (data []byte, sorted bool, err error) {
 	out := vars.NewMap()
 	seen := map[*Group]bool{}
 	var format func(g *Group)

@@ -252,18 +252,19 @@ func (inv *Inventory) populateHosts(names []string, port int, hv *vars.Map, g *G
 		}
 		for _, k := range hv.Keys() {
 			v, _ := hv.Get(k)
-			h.vars.Set(k, v)
+			_ = h.vars.SetKey(hv.OrigKey(k), hv.Line(k), v) // hv's keys are valid
+
 		}
 	}
 	return nil
 }
 
 // setGroupVar sets a variable defined in an inventory source, where
-// ansible_group_priority is not a variable but the group's priority.
-func (inv *Inventory) setGroupVar(g *Group, name string, v any) error {
-	if name != "ansible_group_priority" {
-		g.vars.Set(name, v)
-		return nil
+// ansible_group_priority is not a variable but the group's priority. key is
+// the variable's name as decoded: YAML allows numbers and booleans too.
+func (inv *Inventory) setGroupVar(g *Group, key any, v any) error {
+	if key != "ansible_group_priority" {
+		return g.vars.SetKey(key, 0, v)
 	}
 	switch x := v.(type) {
 	case nil, []any, *vars.Map:

@@ -612,11 +612,12 @@ func (p *pyParser) braces() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		ks, err := literalKey(key)
-		if err != nil {
-			return nil, err
+		if !hashable(key) {
+			return nil, errNotLiteral
 		}
-		m.Set(ks, val)
+		if err := m.SetKey(key, 0, val); err != nil {
+			return nil, errNotLiteral
+		}
 		if p.isOp("}") {
 			return m, p.next()
 		}
@@ -638,15 +639,4 @@ func hashable(v any) bool {
 		return false
 	}
 	return true
-}
-
-func literalKey(k any) (string, error) {
-	if !hashable(k) {
-		return "", errNotLiteral
-	}
-	s, err := vars.KeyString(k)
-	if err != nil {
-		return "", errNotLiteral
-	}
-	return s, nil
 }

@@ -94,7 +94,7 @@ func (p *yamlParser) group(parent *vars.Map, key string, data any) (*Group, erro
 		case "vars":
 			for _, name := range m.Keys() {
 				val, _ := m.Get(name)
-				if err := p.inv.setGroupVar(g, name, val); err != nil {
+				if err := p.inv.setGroupVar(g, m.OrigKey(name), val); err != nil {
 					return nil, p.errorf(m.Line(name), "", "%v", err)
 				}
 			}

@@ -233,9 +233,16 @@ func (d *yamlDecoder) mapping(n *yaml.Node) (*Map, error) {
 		if err != nil {
 			return nil, err
 		}
-		key, orig, err := d.mapKey(kv, p.key)
+		if u, ok := kv.(Unsafe); ok {
+			kv = string(u)
+		}
+		switch kv.(type) {
+		case *Map, []any:
+			return nil, d.errorf(p.key.Line, "use a string as the key", "a mapping key must be a scalar, not %s", kindName(p.key))
+		}
+		key, err := KeyString(kv)
 		if err != nil {
-			return nil, err
+			return nil, d.errorf(p.key.Line, "quote the key", "%v", err)
 		}
 		if m.Has(key) {
 			d.warnings = append(d.warnings, diag.Warning{File: d.file, Line: p.key.Line,
@@ -245,32 +252,9 @@ func (d *yamlDecoder) mapping(n *yaml.Node) (*Map, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.Set(key, v)
-		m.setMeta(key, p.key.Line, orig)
+		_ = m.SetKey(kv, p.key.Line, v) // KeyString accepted kv above
 	}
 	return m, nil
-}
-
-// mapKey turns a decoded YAML key into the string a Map stores, and keeps the
-// original for keys that were not strings (Python allows them; JSON output
-// spells them as json.dumps does).
-func (d *yamlDecoder) mapKey(k any, n *yaml.Node) (string, any, error) {
-	switch kv := k.(type) {
-	case string:
-		return kv, nil, nil
-	case Unsafe:
-		return string(kv), nil, nil
-	case *Map, []any:
-		return "", nil, d.errorf(n.Line, "use a string as the key", "a mapping key must be a scalar, not %s", kindName(n))
-	}
-	s, err := KeyString(k)
-	if err != nil {
-		return "", nil, d.errorf(n.Line, "", "%v", err)
-	}
-	if k == nil {
-		k = nullKey{}
-	}
-	return s, k, nil
 }
 
 // nullKey records that a key was YAML null, since a nil orig means "string".

@@ -114,28 +114,52 @@ func jsonNumber(s string) (any, error) {
 
 // EncodeJSON returns v as Python's json.dumps(v, sort_keys=True, indent=4,
 // ensure_ascii=False) prints it with Ansible's encoder, which is what
-// ansible-inventory prints: keys sorted, floats as Python's repr, NaN and
-// Infinity bare, unsafe and vaulted values as marker objects.
-func EncodeJSON(v any) ([]byte, error) {
+// ansible-inventory prints: floats as Python's repr, NaN and Infinity bare,
+// unsafe and vaulted values as marker objects.
+//
+// Keys sort as Python sorts them: numbers numerically, strings by code
+// point. When some mapping mixes keys Python cannot compare (say, 1 and
+// "a"), Python's sort fails and Ansible prints the whole document in
+// insertion order instead; EncodeJSON does the same and reports
+// sorted=false.
+func EncodeJSON(v any) (data []byte, sorted bool, err error) {
 	var buf bytes.Buffer
-	if err := encodeJSON(&buf, v, 0); err != nil {
-		return nil, err
+	e := &jsonEncoder{buf: &buf, sort: true}
+	if err := e.encode(v, 0); err != nil {
+		if !errors.Is(err, errUnsortable) {
+			return nil, false, err
+		}
+		buf.Reset()
+		e = &jsonEncoder{buf: &buf}
+		if err := e.encode(v, 0); err != nil {
+			return nil, false, err
+		}
+		return buf.Bytes(), false, nil
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), true, nil
+}
+
+var errUnsortable = errors.New("vars: mapping keys of types Python cannot order")
+
+type jsonEncoder struct {
+	buf  *bytes.Buffer
+	sort bool
 }
 
 const jsonIndent = "    "
 
-func encodeJSON(buf *bytes.Buffer, v any, depth int) error {
+func (e *jsonEncoder) newline(depth int) {
+	e.buf.WriteByte('\n')
+	for i := 0; i < depth; i++ {
+		e.buf.WriteString(jsonIndent)
+	}
+}
+
+func (e *jsonEncoder) encode(v any, depth int) error {
 	if depth > maxDepth {
 		return errors.New("vars: value nested too deeply to encode")
 	}
-	newline := func(d int) {
-		buf.WriteByte('\n')
-		for i := 0; i < d; i++ {
-			buf.WriteString(jsonIndent)
-		}
-	}
+	buf := e.buf
 	switch x := v.(type) {
 	case []any:
 		if len(x) == 0 {
@@ -143,16 +167,16 @@ func encodeJSON(buf *bytes.Buffer, v any, depth int) error {
 			return nil
 		}
 		buf.WriteByte('[')
-		for i, e := range x {
+		for i, el := range x {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			newline(depth + 1)
-			if err := encodeJSON(buf, e, depth+1); err != nil {
+			e.newline(depth + 1)
+			if err := e.encode(el, depth+1); err != nil {
 				return err
 			}
 		}
-		newline(depth)
+		e.newline(depth)
 		buf.WriteByte(']')
 		return nil
 	case *Map:
@@ -160,32 +184,37 @@ func encodeJSON(buf *bytes.Buffer, v any, depth int) error {
 			buf.WriteString("{}")
 			return nil
 		}
-		keys := append([]string(nil), x.Keys()...)
-		sort.Strings(keys)
+		keys := x.Keys()
+		if e.sort {
+			var ok bool
+			if keys, ok = pySortedKeys(x); !ok {
+				return errUnsortable
+			}
+		}
 		buf.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			newline(depth + 1)
+			e.newline(depth + 1)
 			buf.Write(appendString(nil, k))
 			buf.WriteString(": ")
 			val, _ := x.Get(k)
-			if err := encodeJSON(buf, val, depth+1); err != nil {
+			if err := e.encode(val, depth+1); err != nil {
 				return err
 			}
 		}
-		newline(depth)
+		e.newline(depth)
 		buf.WriteByte('}')
 		return nil
 	case Unsafe:
 		m := NewMap()
 		m.Set("__ansible_unsafe", string(x))
-		return encodeJSON(buf, m, depth)
+		return e.encode(m, depth)
 	case Vault:
 		m := NewMap()
 		m.Set("__ansible_vault", x.Ciphertext)
-		return encodeJSON(buf, m, depth)
+		return e.encode(m, depth)
 	}
 	b := appendScalar(nil, v)
 	if b == nil {
@@ -193,6 +222,88 @@ func encodeJSON(buf *bytes.Buffer, v any, depth int) error {
 	}
 	buf.Write(b)
 	return nil
+}
+
+// pySortedKeys returns m's keys in the order Python's sorted() puts the
+// original keys, or ok=false where Python would raise TypeError.
+func pySortedKeys(m *Map) (keys []string, ok bool) {
+	keys = append([]string(nil), m.Keys()...)
+	if len(keys) < 2 {
+		return keys, true
+	}
+	class := -1
+	for _, k := range keys {
+		c := keyClass(m.OrigKey(k))
+		if class >= 0 && c != class || c == classNone {
+			return nil, false
+		}
+		class = c
+	}
+	switch class {
+	case classString:
+		sort.Strings(keys)
+	case classNumber:
+		sort.SliceStable(keys, func(i, j int) bool {
+			return numberLess(m.OrigKey(keys[i]), m.OrigKey(keys[j]))
+		})
+	default:
+		// Dates sort as their ISO spelling does.
+		sort.Strings(keys)
+	}
+	return keys, true
+}
+
+const (
+	classString = iota
+	classNumber
+	classNone
+	classDate
+	classDateTime
+	classDateTimeZone
+)
+
+func keyClass(k any) int {
+	switch x := k.(type) {
+	case string, Unsafe:
+		return classString
+	case bool, int64, *big.Int, float64:
+		return classNumber
+	case Date:
+		return classDate
+	case DateTime:
+		if x.HasZone {
+			return classDateTimeZone
+		}
+		return classDateTime
+	}
+	return classNone
+}
+
+func numberLess(a, b any) bool {
+	return toRat(a).Cmp(toRat(b)) < 0
+}
+
+func toRat(v any) *big.Rat {
+	r := new(big.Rat)
+	switch x := v.(type) {
+	case bool:
+		if x {
+			r.SetInt64(1)
+		}
+	case int64:
+		r.SetInt64(x)
+	case *big.Int:
+		r.SetInt(x)
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			// Beyond every finite number; NaN has no order in Python
+			// either, so any answer is as good as Python's.
+			r.SetFloat64(math.Copysign(math.MaxFloat64, x))
+			return r.Add(r, r)
+		}
+		r.SetFloat64(x)
+	}
+	return r
 }
 
 // appendScalar appends the JSON spelling of a scalar value, or returns nil

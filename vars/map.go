@@ -79,6 +79,25 @@ func (m *Map) Delete(key string) {
 	}
 }
 
+// SetKey stores value under a key of any type Python allows in a dict
+// (string, number, bool, nil, date), spelled as json.dumps spells it; the
+// typed key is kept for OrigKey and for sorting.
+func (m *Map) SetKey(key any, line int, value any) error {
+	s, err := KeyString(key)
+	if err != nil {
+		return err
+	}
+	m.Set(s, value)
+	switch key.(type) {
+	case string:
+		key = nil
+	case nil:
+		key = nullKey{}
+	}
+	m.setMeta(s, line, key)
+	return nil
+}
+
 // Line returns the source line of key, or 0 when unknown.
 func (m *Map) Line(key string) int {
 	if m == nil {

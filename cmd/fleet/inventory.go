@@ -70,10 +70,11 @@ func inventoryRun(opts *inventoryOptions) error {
 	}
 	switch {
 	case opts.List:
-		out, err := inv.ListJSON()
+		out, sorted, err := inv.ListJSON()
 		if err != nil {
 			return err
 		}
+		a.warnUnsorted(sorted)
 		fmt.Fprintf(a.io.Out, "%s\n", out)
 	case opts.Graph:
 		group := opts.Group
@@ -95,11 +96,18 @@ func inventoryRun(opts *inventoryOptions) error {
 			return &diag.Error{Msg: fmt.Sprintf("--host %q selects %d hosts; it needs exactly one", opts.Host, len(sel.Hosts)),
 				Hint: "give one host's name"}
 		}
-		out, err := vars.EncodeJSON(inv.ExportVars(sel.Hosts[0]))
+		out, sorted, err := vars.EncodeJSON(inv.ExportVars(sel.Hosts[0]))
 		if err != nil {
 			return err
 		}
+		a.warnUnsorted(sorted)
 		fmt.Fprintf(a.io.Out, "%s\n", out)
 	}
 	return nil
+}
+
+func (a *app) warnUnsorted(sorted bool) {
+	if !sorted {
+		a.printWarnings([]diag.Warning{{Msg: "could not sort the JSON keys: a mapping mixes key types Python cannot order (such as 1 and \"a\"); printing in definition order, as Ansible does"}})
+	}
 }
