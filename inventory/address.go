@@ -59,8 +59,8 @@ func parseAddress(address string, allowRanges bool) (host string, port int, err 
 		if m := re.FindStringSubmatch(address); m != nil {
 			address = m[1]
 			p, perr := strconv.Atoi(m[2])
-			if perr != nil {
-				return "", 0, fmt.Errorf("port %q is out of range", m[2])
+			if perr != nil || p > 65535 {
+				return "", 0, &portError{m[2]}
 			}
 			port = p
 		}
@@ -72,6 +72,14 @@ func parseAddress(address string, allowRanges bool) (host string, port int, err 
 		return "", 0, errors.New("detected range in host but was asked to ignore ranges")
 	}
 	return address, port, nil
+}
+
+// portError is a host:port whose port cannot be a TCP port. Ansible takes
+// any number; fleet stops, since no connection could use it.
+type portError struct{ port string }
+
+func (e *portError) Error() string {
+	return fmt.Sprintf("port %s is out of range (1-65535)", e.port)
 }
 
 func isHostname(s string) bool {

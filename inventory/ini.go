@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -165,7 +166,7 @@ func (p *iniParser) hostLine(line, group string) error {
 	pattern := tokens[0]
 	names, port, err := expandHostPattern(pattern)
 	if err != nil {
-		return p.errorf("write ranges as [01:20] or [a:f], optionally with a step: [1:10:2]", "host %q: %v", pattern, err)
+		return p.errorf(hostPatternHint(err), "host %q: %v", pattern, err)
 	}
 	if strings.HasSuffix(strings.TrimSpace(pattern), ":") && port == 0 {
 		return p.errorf("a ':' after a host name must be followed by a port number", "invalid host pattern %q: it ends in ':'", pattern)
@@ -192,6 +193,10 @@ func (p *iniParser) hostLine(line, group string) error {
 // cannot read is taken as a name as it stands.
 func expandHostPattern(pattern string) ([]string, int, error) {
 	host, port, err := parseAddress(pattern, true)
+	var pe *portError
+	if errors.As(err, &pe) {
+		return nil, 0, err
+	}
 	if err != nil {
 		host, port = pattern, 0
 	}
@@ -200,6 +205,16 @@ func expandHostPattern(pattern string) ([]string, int, error) {
 		return names, port, err
 	}
 	return []string{host}, port, nil
+}
+
+// hostPatternHint says how to fix a host entry that expandHostPattern
+// refused.
+func hostPatternHint(err error) string {
+	var pe *portError
+	if errors.As(err, &pe) {
+		return "give a port from 1 to 65535 after the ':'"
+	}
+	return "write ranges as [01:20] or [a:f], optionally with a step: [1:10:2]"
 }
 
 // pySplitLines splits text at line boundaries as Python's str.splitlines.

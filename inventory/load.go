@@ -144,6 +144,10 @@ func (inv *Inventory) loadFile(display, path string) error {
 	if err != nil {
 		return newError(display, 0, "", "cannot read inventory file: %v", err)
 	}
+	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("$ANSIBLE_VAULT;")) {
+		return newError(display, 1, "decrypt it with `ansible-vault decrypt`, or keep the secrets in group_vars/ and out of the inventory",
+			"the inventory is encrypted with ansible-vault, which fleet cannot decrypt")
+	}
 	if bytes.HasPrefix(data, []byte("#!")) {
 		return newError(display, 1, "run the script yourself and save its output as a YAML or JSON inventory",
 			"this is an inventory script; fleet does not run inventory scripts")

@@ -130,7 +130,7 @@ func (p *yamlParser) host(g *Group, hosts *vars.Map, key string) error {
 	}
 	names, port, err := expandHostPattern(key)
 	if err != nil {
-		return p.errorf(line, "write ranges as [01:20] or [a:f], optionally with a step: [1:10:2]", "host %q: %v", key, err)
+		return p.errorf(line, hostPatternHint(err), "host %q: %v", key, err)
 	}
 	v, _ := hosts.Get(key)
 	hv, ok := v.(*vars.Map)

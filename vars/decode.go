@@ -32,7 +32,7 @@ func Decode(name string, data []byte) (any, []diag.Warning, error) {
 	if v, ok := decodeJSON(name, data); ok {
 		return v, nil, nil
 	}
-	d := &yamlDecoder{file: name}
+	d := &yamlDecoder{file: name, budget: 100_000 + 10*len(data)}
 	v, err := d.decodeDocument(data)
 	if err != nil {
 		return nil, nil, err
@@ -44,6 +44,7 @@ type yamlDecoder struct {
 	file     string
 	warnings []diag.Warning
 	depth    int
+	budget   int // nodes left to build; aliases can multiply a document
 }
 
 // maxDepth bounds alias expansion and nesting, so that a hostile document
@@ -70,14 +71,14 @@ func (d *yamlDecoder) decodeDocument(data []byte) (v any, err error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, d.syntaxError(err)
+		return nil, d.syntaxError(data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, d.errorf(extra.Line, "keep one document per file, or remove the extra `---` line",
 			"expected a single YAML document, but found another one")
 	} else if !errors.Is(err, io.EOF) {
-		return nil, d.syntaxError(err)
+		return nil, d.syntaxError(data, err)
 	}
 	if doc.Kind == yaml.DocumentNode {
 		if len(doc.Content) == 0 {
@@ -88,19 +89,65 @@ func (d *yamlDecoder) decodeDocument(data []byte) (v any, err error) {
 	return d.node(&doc)
 }
 
-func (d *yamlDecoder) syntaxError(err error) error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &diag.Error{File: d.file, Line: line, Msg: "YAML syntax error: " + m[2], Err: err,
-			Hint: "check the indentation and quoting near that line"}
+func (d *yamlDecoder) syntaxError(data []byte, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return &diag.Error{File: d.file, Msg: "YAML syntax error: " + strings.TrimPrefix(msg, "yaml: "), Err: err}
+	// yaml.v3 reports the line where the enclosing block starts, which may
+	// be far above the mistake. The first line at which a prefix of the
+	// document stops parsing is where the mistake is.
+	if p := problemLine(data); p > 0 {
+		line = p
+	}
+	return &diag.Error{File: d.file, Line: line, Msg: "YAML syntax error: " + msg, Err: err,
+		Hint: "check the indentation (spaces, not tabs) and quoting on that line and the one before"}
+}
+
+// problemLine returns the smallest n such that the document's first n lines
+// do not parse, found by bisection, or 0.
+func problemLine(data []byte) int {
+	var starts []int // byte offset where each line ends
+	for i, b := range data {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		starts = append(starts, len(data))
+	}
+	parses := func(n int) bool {
+		var doc yaml.Node
+		dec := yaml.NewDecoder(bytes.NewReader(data[:starts[n-1]]))
+		for {
+			if err := dec.Decode(&doc); err != nil {
+				return errors.Is(err, io.EOF)
+			}
+		}
+	}
+	lo, hi := 1, len(starts) // invariant: the first hi lines fail to parse
+	if hi == 0 || parses(hi) {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if parses(mid) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 func (d *yamlDecoder) node(n *yaml.Node) (any, error) {
 	d.depth++
 	defer func() { d.depth-- }()
+	if d.budget--; d.budget < 0 {
+		return nil, d.errorf(n.Line, "use fewer aliases (*name)", "the YAML document expands to too many values through its aliases")
+	}
 	if d.depth > maxDepth {
 		return nil, d.errorf(n.Line, "", "YAML nesting or alias expansion deeper than %d levels", maxDepth)
 	}
@@ -228,6 +275,7 @@ func (d *yamlDecoder) mapping(n *yaml.Node) (*Map, error) {
 		return nil, err
 	}
 	m := NewMap()
+	warned := map[string]bool{}
 	for _, p := range pairs {
 		kv, err := d.node(p.key)
 		if err != nil {
@@ -244,7 +292,9 @@ func (d *yamlDecoder) mapping(n *yaml.Node) (*Map, error) {
 		if err != nil {
 			return nil, d.errorf(p.key.Line, "quote the key", "%v", err)
 		}
-		if m.Has(key) {
+		if m.Has(key) && !warned[key] {
+			// As Ansible, once per key and mapping, merge keys included.
+			warned[key] = true
 			d.warnings = append(d.warnings, diag.Warning{File: d.file, Line: p.key.Line,
 				Msg: fmt.Sprintf("duplicate key %q in a mapping (it starts at line %d); the last value wins", key, n.Line)})
 		}

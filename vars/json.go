@@ -141,17 +141,42 @@ func EncodeJSON(v any) (data []byte, sorted bool, err error) {
 
 var errUnsortable = errors.New("vars: mapping keys of types Python cannot order")
 
+// EncodeJSONCompact returns v as Python's json.dumps(v, ensure_ascii=False)
+// prints it: on one line, ", " and ": " as separators, keys in insertion
+// order.
+func EncodeJSONCompact(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	e := &jsonEncoder{buf: &buf, compact: true}
+	if err := e.encode(v, 0); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 type jsonEncoder struct {
-	buf  *bytes.Buffer
-	sort bool
+	buf     *bytes.Buffer
+	sort    bool
+	compact bool
 }
 
 const jsonIndent = "    "
 
+// newline starts the next item: a new indented line, or in compact mode
+// nothing before the first item and a space after each comma.
 func (e *jsonEncoder) newline(depth int) {
+	if e.compact {
+		return
+	}
 	e.buf.WriteByte('\n')
 	for i := 0; i < depth; i++ {
 		e.buf.WriteString(jsonIndent)
+	}
+}
+
+func (e *jsonEncoder) comma() {
+	e.buf.WriteByte(',')
+	if e.compact {
+		e.buf.WriteByte(' ')
 	}
 }
 
@@ -169,7 +194,7 @@ func (e *jsonEncoder) encode(v any, depth int) error {
 		buf.WriteByte('[')
 		for i, el := range x {
 			if i > 0 {
-				buf.WriteByte(',')
+				e.comma()
 			}
 			e.newline(depth + 1)
 			if err := e.encode(el, depth+1); err != nil {
@@ -194,7 +219,7 @@ func (e *jsonEncoder) encode(v any, depth int) error {
 		buf.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
-				buf.WriteByte(',')
+				e.comma()
 			}
 			e.newline(depth + 1)
 			buf.Write(appendString(nil, k))
