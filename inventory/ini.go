@@ -43,7 +43,9 @@ func (inv *Inventory) parseINI(file, src string, data []byte) error {
 }
 
 func (p *iniParser) parse(data []byte) error {
-	lines := pySplitLines(string(data))
+	// Ansible trips over a byte-order mark on the first line; editors on
+	// Windows add one, and it cannot be meant as part of a host name.
+	lines := pySplitLines(strings.TrimPrefix(string(data), "\ufeff"))
 	pending := map[string]*pendingDecl{}
 	var pendingOrder []string
 	addPending := func(name string, d *pendingDecl) {

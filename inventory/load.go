@@ -144,6 +144,11 @@ func (inv *Inventory) loadFile(display, path string) error {
 	if err != nil {
 		return newError(display, 0, "", "cannot read inventory file: %v", err)
 	}
+	return inv.loadData(display, path, data)
+}
+
+// loadData reads one inventory file's content; path decides the format.
+func (inv *Inventory) loadData(display, path string, data []byte) error {
 	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("$ANSIBLE_VAULT;")) {
 		return newError(display, 1, "decrypt it with `ansible-vault decrypt`, or keep the secrets in group_vars/ and out of the inventory",
 			"the inventory is encrypted with ansible-vault, which fleet cannot decrypt")
@@ -165,8 +170,8 @@ func (inv *Inventory) loadFile(display, path string) error {
 	if yerr == nil {
 		// parseYAMLData changes nothing when it reports notInventory, so
 		// the INI reading below starts from a clean slate.
-		notInventory, err = inv.parseYAMLData(display, path, doc)
-		if err != nil {
+		var err error
+		if notInventory, err = inv.parseYAMLData(display, path, doc); err != nil {
 			return err
 		}
 		if notInventory == "" {

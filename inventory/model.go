@@ -25,6 +25,8 @@ type Inventory struct {
 
 	warnings []diag.Warning
 	badNames []string // group names Ansible warns about
+
+	groupsVar *vars.Map // the "groups" magic variable, shared by all hosts
 }
 
 // Group is an inventory group. Its fields are read-only after Load.
@@ -32,6 +34,7 @@ type Group struct {
 	Name     string
 	vars     *vars.Map
 	hosts    []*Host // direct members in the order they were added
+	hostSet  map[*Host]bool
 	children []*Group
 	parents  []*Group
 	priority int // ansible_group_priority, 1 by default
@@ -65,7 +68,7 @@ func (inv *Inventory) addGroup(name string) *Group {
 	if g, ok := inv.groups[name]; ok {
 		return g
 	}
-	g := &Group{Name: name, vars: vars.NewMap(), priority: 1}
+	g := &Group{Name: name, vars: vars.NewMap(), hostSet: map[*Host]bool{}, priority: 1}
 	inv.groups[name] = g
 	inv.groupList = append(inv.groupList, g)
 	if !validGroupName(name) {
@@ -107,15 +110,17 @@ func (inv *Inventory) warn(file string, line int, msg string) {
 
 // addHost makes h a direct member of g.
 func (g *Group) addHost(h *Host) bool {
-	if slices.Contains(g.hosts, h) {
+	if g.hostSet[h] {
 		return false
 	}
+	g.hostSet[h] = true
 	g.hosts = append(g.hosts, h)
 	h.direct = append(h.direct, g)
 	return true
 }
 
 func (g *Group) removeHost(h *Host) {
+	delete(g.hostSet, h)
 	g.hosts = slices.DeleteFunc(g.hosts, func(x *Host) bool { return x == h })
 	h.direct = slices.DeleteFunc(h.direct, func(x *Group) bool { return x == g })
 }
@@ -233,6 +238,14 @@ func (inv *Inventory) reconcile() {
 	}
 	for _, g := range inv.groupList {
 		g.hostsCache = g.computeHosts(g == all)
+	}
+	inv.groupsVar = vars.NewMap()
+	for _, g := range inv.groupList {
+		names := make([]any, len(g.hostsCache))
+		for i, h := range g.hostsCache {
+			names[i] = h.Name
+		}
+		inv.groupsVar.Set(g.Name, names)
 	}
 }
 

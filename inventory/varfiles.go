@@ -284,7 +284,8 @@ func (inv *Inventory) exportVars(h *Host) *vars.Map {
 
 // MagicVars returns the variables Ansible defines for every host from the
 // inventory itself: inventory_hostname, inventory_hostname_short,
-// group_names, groups, inventory_file and inventory_dir.
+// group_names, groups, inventory_file and inventory_dir. The "groups" value
+// is shared by all hosts and must not be modified.
 func (inv *Inventory) MagicVars(h *Host) *vars.Map {
 	m := vars.NewMap()
 	m.Set("inventory_hostname", h.Name)
@@ -305,15 +306,7 @@ func (inv *Inventory) MagicVars(h *Host) *vars.Map {
 		gn[i] = n
 	}
 	m.Set("group_names", gn)
-	groups := vars.NewMap()
-	for _, g := range inv.groupList {
-		hosts := make([]any, 0, len(g.hostsCache))
-		for _, x := range g.hostsCache {
-			hosts = append(hosts, x.Name)
-		}
-		groups.Set(g.Name, hosts)
-	}
-	m.Set("groups", groups)
+	m.Set("groups", inv.groupsVar)
 	if h.source != "" {
 		m.Set("inventory_file", h.source)
 		m.Set("inventory_dir", filepath.Dir(h.source))

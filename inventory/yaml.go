@@ -117,6 +117,11 @@ func (p *yamlParser) group(parent *vars.Map, key string, data any) (*Group, erro
 			}
 		default:
 			hint := `a group has only "hosts:", "children:" and "vars:"; put variables under "vars:" and hosts under "hosts:"`
+			for _, want := range []string{"hosts", "children", "vars"} {
+				if editDistance(k, want) <= 2 {
+					hint = fmt.Sprintf("did you mean %q?", want+":")
+				}
+			}
 			return nil, p.errorf(body.Line(k), hint, "unexpected key %q in group %q", k, key)
 		}
 	}
@@ -195,4 +200,26 @@ func describeKey(m *vars.Map, key string) string {
 		return "null"
 	}
 	return fmt.Sprintf("%s (a number)", key)
+}
+
+// editDistance is the Levenshtein distance between a and b, for "did you
+// mean" hints.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -1,0 +1,40 @@
+# fleet: see README.md. `make demo` and `make test` work on a fresh machine
+# with Go; `make test` also compares against Ansible when it is installed.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+FUZZTIME ?= 60s
+BIN      := bin/fleet
+
+.PHONY: all build test lint demo fuzz golden clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/fleet
+
+test: lint
+	$(GO) test -race ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+demo: build
+	@FLEET=$(BIN) ./examples/demo.sh
+
+# Run every fuzz test for FUZZTIME each.
+fuzz:
+	$(GO) test ./inventory -run '^$$' -fuzz '^FuzzINI$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./inventory -run '^$$' -fuzz '^FuzzYAML$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./inventory -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./inventory -run '^$$' -fuzz '^FuzzINIValue$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./vars -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+# Rewrite the Ansible conformance goldens (needs ansible on PATH).
+golden:
+	$(GO) test ./inventory -run '^TestConformance$$' -update
+
+clean:
+	rm -rf bin
