@@ -179,7 +179,8 @@ func (inv *Inventory) loadData(display, path string, data []byte) error {
 			return nil
 		}
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	if yerr == nil && !truthy(doc) {
+		// Blank, comments only, or {}: Ansible ends up with nothing too.
 		inv.warn(display, 0, "the inventory file is empty")
 		return nil
 	}

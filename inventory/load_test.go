@@ -117,6 +117,7 @@ func TestLoadWarnings(t *testing.T) {
 		{"invalid group name", "h.ini", "[web-servers]\na\n", `group names should be valid variable names`},
 		{"duplicate localhost", "h.ini", "localhost\n127.0.0.1\n", "a duplicate localhost-like entry was found (127.0.0.1)"},
 		{"empty file", "h.yml", "\n", "the inventory file is empty"},
+		{"comments only", "hosts", "# nothing yet\n", "the inventory file is empty"},
 		{"ini in a yml file", "h.yml", "[web]\na\n", "read as an INI inventory"},
 		{"group_vars file", "h.ini", "[a]\nh\n", "found group_vars that is not a directory"},
 	}
