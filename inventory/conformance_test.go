@@ -60,7 +60,7 @@ type confCmd struct {
 	kind    string // list, graph, host, hosts
 	arg     string
 	limit   string
-	hasLimt bool
+	hasLimit bool
 }
 
 // key names the command in the golden file.
@@ -74,7 +74,7 @@ func (c confCmd) key() string {
 		return "ansible-inventory --host " + c.arg
 	}
 	k := "ansible " + c.arg + " --list-hosts"
-	if c.hasLimt {
+	if c.hasLimit {
 		k += " --limit " + c.limit
 	}
 	return k
@@ -94,7 +94,7 @@ func (c confCmd) argv(sources []string) []string {
 		return append([]string{"ansible-inventory"}, append(args, "--host", c.arg)...)
 	}
 	args = append(args, c.arg, "--list-hosts")
-	if c.hasLimt {
+	if c.hasLimit {
 		args = append(args, "--limit", c.limit)
 	}
 	return append([]string{"ansible"}, args...)
@@ -167,7 +167,7 @@ func loadConfCases(t *testing.T) []*confCase {
 			case f[0] == "hosts" && len(f) == 2:
 				c.cmds = append(c.cmds, confCmd{kind: "hosts", arg: f[1]})
 			case f[0] == "hosts" && len(f) == 3:
-				c.cmds = append(c.cmds, confCmd{kind: "hosts", arg: f[1], limit: f[2], hasLimt: true})
+				c.cmds = append(c.cmds, confCmd{kind: "hosts", arg: f[1], limit: f[2], hasLimit: true})
 			case (f[0] == "host" || f[0] == "graph") && len(f) == 2:
 				c.cmds = append(c.cmds, confCmd{kind: f[0], arg: f[1]})
 			case f[0] == "error" && len(f) == 2:
@@ -539,7 +539,7 @@ func ansibleDeterminism(inv *Inventory, cmd confCmd) (orderStable, setStable boo
 		parts = append(parts, "all")
 	}
 	var limitParts []string
-	if cmd.hasLimt {
+	if cmd.hasLimit {
 		limitParts, _ = limitPatterns(cmd.limit)
 	}
 	for i, p := range append(parts, limitParts...) {

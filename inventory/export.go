@@ -47,7 +47,7 @@ func (inv *Inventory) ListJSON() (data []byte, sorted bool, err error) {
 	}
 	format(inv.groups["all"])
 	hostvars := vars.NewMap()
-	for _, h := range inv.groups["all"].hostsCache {
+	for _, h := range inv.groups["all"].allHosts {
 		if v := inv.exportVars(h); v.Len() > 0 {
 			hostvars.Set(h.Name, v)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"fleetrun.dev/fleet/diag"
 	"fleetrun.dev/fleet/vars"
@@ -40,7 +42,7 @@ type Group struct {
 	priority int // ansible_group_priority, 1 by default
 	depth    int // longest path from "all"; computed by reconcile
 
-	hostsCache []*Host
+	allHosts []*Host // the group's hosts and its descendants', in Ansible's order
 }
 
 // Host is an inventory host. Its fields are read-only after Load.
@@ -109,14 +111,13 @@ func (inv *Inventory) warn(file string, line int, msg string) {
 }
 
 // addHost makes h a direct member of g.
-func (g *Group) addHost(h *Host) bool {
+func (g *Group) addHost(h *Host) {
 	if g.hostSet[h] {
-		return false
+		return
 	}
 	g.hostSet[h] = true
 	g.hosts = append(g.hosts, h)
 	h.direct = append(h.direct, g)
-	return true
 }
 
 func (g *Group) removeHost(h *Host) {
@@ -237,12 +238,12 @@ func (inv *Inventory) reconcile() {
 			quoteList(inv.badNames)))
 	}
 	for _, g := range inv.groupList {
-		g.hostsCache = g.computeHosts(g == all)
+		g.allHosts = g.computeHosts(g == all)
 	}
 	inv.groupsVar = vars.NewMap()
 	for _, g := range inv.groupList {
-		names := make([]any, len(g.hostsCache))
-		for i, h := range g.hostsCache {
+		names := make([]any, len(g.allHosts))
+		for i, h := range g.allHosts {
 			names[i] = h.Name
 		}
 		inv.groupsVar.Set(g.Name, names)
@@ -338,7 +339,7 @@ func (g *Group) computeHosts(isAll bool) []*Host {
 }
 
 // Hosts returns every host in the group or below it, in Ansible's order.
-func (g *Group) Hosts() []*Host { return g.hostsCache }
+func (g *Group) Hosts() []*Host { return g.allHosts }
 
 // DirectHosts returns the hosts listed in the group itself.
 func (g *Group) DirectHosts() []*Host { return g.hosts }
@@ -407,12 +408,9 @@ func newImplicitLocalhost(name string) *Host {
 func (inv *Inventory) Warnings() []diag.Warning { return inv.warnings }
 
 func quoteList(names []string) string {
-	s := ""
+	quoted := make([]string, len(names))
 	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("%q", n)
+		quoted[i] = strconv.Quote(n)
 	}
-	return s
+	return strings.Join(quoted, ", ")
 }

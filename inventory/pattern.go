@@ -359,7 +359,7 @@ func (ev *evaluator) enumerate(pattern string) ([]*Host, error) {
 	for _, g := range ev.inv.groupList {
 		if re.MatchString(g.Name) {
 			matchedGroups++
-			results = append(results, g.hostsCache...)
+			results = append(results, g.allHosts...)
 		}
 	}
 	if matchedGroups == 0 || pattern[0] == '~' || strings.ContainsAny(pattern, ".?*[") {

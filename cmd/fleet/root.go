@@ -93,22 +93,26 @@ Ansible's host patterns.`,
 	return root
 }
 
+// versionString is the -X main.version value (make build sets it from git
+// describe), else the module version go install records, else the VCS
+// revision of a plain go build.
 func versionString() string {
-	v := version
-	if v == "" {
-		v = "(devel)"
-		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-			v = info.Main.Version
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "(devel) " + s.Value[:12]
 		}
 	}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-	}
-	return v
+	return "(devel)"
 }
 
 // inventorySources returns the -i sources, or those in $FLEET_INVENTORY
