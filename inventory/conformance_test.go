@@ -57,9 +57,9 @@ type confCase struct {
 }
 
 type confCmd struct {
-	kind    string // list, graph, host, hosts
-	arg     string
-	limit   string
+	kind     string // list, graph, host, hosts
+	arg      string
+	limit    string
 	hasLimit bool
 }
 
