@@ -52,6 +52,16 @@ func newError(file string, line int, hint, format string, args ...any) *diag.Err
 	return &diag.Error{Pkg: "inventory", File: file, Line: line, Msg: fmt.Sprintf(format, args...), Hint: hint}
 }
 
+// inInventory marks an error from the vars decoder as this package's, so
+// that it reads "inventory: FILE:LINE: ...".
+func inInventory(err error) error {
+	var e *diag.Error
+	if errors.As(err, &e) {
+		e.Pkg = "inventory"
+	}
+	return err
+}
+
 func (inv *Inventory) loadSource(arg string) error {
 	path := expandPath(arg)
 	fi, err := os.Stat(path)
@@ -198,10 +208,7 @@ func (inv *Inventory) loadData(display, path string, data []byte) error {
 		return e
 	}
 	if yerr != nil {
-		if errors.As(yerr, &e) {
-			e.Pkg = "inventory"
-		}
-		return yerr
+		return inInventory(yerr)
 	}
 	return newError(display, 0, "a YAML inventory maps group names to their hosts, children and vars, starting with `all:`",
 		"not a YAML inventory: %s", notInventory)

@@ -46,14 +46,8 @@ func TestShlexSplit(t *testing.T) {
 		if got == nil {
 			got = []string{}
 		}
-		b, _ := json.Marshal(got)
-		var want []string
-		if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
-			t.Fatal(err)
-		}
-		wb, _ := json.Marshal(want)
-		if string(b) != string(wb) {
-			t.Errorf("shlexSplit(%q) = %s, want %s", tt.in, b, wb)
+		if b, _ := json.Marshal(got); !jsonEqual(t, string(b), tt.want) {
+			t.Errorf("shlexSplit(%q) = %s, want %s", tt.in, b, tt.want)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"fleetrun.dev/fleet/diag"
 	"fleetrun.dev/fleet/vars"
 )
 
@@ -186,11 +185,7 @@ func loadVarsFile(path, display string) (*vars.Map, error) {
 	}
 	v, _, err := vars.Decode(display, data)
 	if err != nil {
-		var e *diag.Error
-		if errors.As(err, &e) {
-			e.Pkg = "inventory"
-		}
-		return nil, err
+		return nil, inInventory(err)
 	}
 	if !truthy(v) {
 		return nil, nil
