@@ -1,0 +1,6 @@
+// Package sshdtest starts real OpenSSH sshd servers on loopback addresses for
+// fleet's integration tests, each with its own host keys, config and log, and
+// a client key shared by the whole test process. It also looks at and kills
+// the processes those servers start, so fault-injection tests can break
+// connections on purpose and every test can prove that nothing survives it.
+package sshdtest
