@@ -1,0 +1,212 @@
+package target
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// tokens holds the values of ssh_config's %-tokens for one host.
+type tokens struct {
+	alias     string // %n: the name as given
+	host      string // %h: after HostName
+	port      string // %p
+	ruser     string // %r
+	luser     string // %u
+	home      string // %d
+	lhost     string // %l: the local hostname
+	uid       string // %i
+	jump      string // %j: the last ProxyJump hop's host, or ""
+	keyAlias  string // %k: HostKeyAlias, or the alias
+	getenv    func(string) string
+	allowHash bool // %C may be used (user, host and port are known)
+}
+
+// connHash returns %C: the hex SHA-1 of %l%h%p%r%j, as OpenSSH 9.6 and later
+// compute it (before 9.6 %j was not part of it; without a jump host the two
+// agree).
+func (tk *tokens) connHash() string {
+	sum := sha1.Sum([]byte(tk.lhost + tk.host + tk.port + tk.ruser + tk.jump))
+	return hex.EncodeToString(sum[:])
+}
+
+// expandTokens replaces the %-tokens in s. Unknown tokens are an error, as
+// they are for ssh.
+func (tk *tokens) expandTokens(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 == len(s) {
+			return "", fmt.Errorf("%q ends with a lone %%", s)
+		}
+		i++
+		switch s[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'n':
+			b.WriteString(tk.alias)
+		case 'h':
+			b.WriteString(tk.host)
+		case 'p':
+			b.WriteString(tk.port)
+		case 'r':
+			b.WriteString(tk.ruser)
+		case 'u':
+			b.WriteString(tk.luser)
+		case 'd':
+			b.WriteString(tk.home)
+		case 'l':
+			b.WriteString(tk.lhost)
+		case 'L':
+			short, _, _ := strings.Cut(tk.lhost, ".")
+			b.WriteString(short)
+		case 'i':
+			b.WriteString(tk.uid)
+		case 'j':
+			b.WriteString(tk.jump)
+		case 'k':
+			b.WriteString(tk.keyAlias)
+		case 'C':
+			if !tk.allowHash {
+				return "", fmt.Errorf("%%C cannot be used in %q", s)
+			}
+			b.WriteString(tk.connHash())
+		default:
+			return "", fmt.Errorf("unknown token %%%c in %q", s[i], s)
+		}
+	}
+	return b.String(), nil
+}
+
+// expandEnv replaces ${NAME} with the environment variable NAME; an unset
+// variable is an error, as it is for ssh.
+func (tk *tokens) expandEnv(s string) (string, error) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("unterminated ${ in %q", s)
+		}
+		name := s[i+2 : i+j]
+		val := tk.getenv(name)
+		if name == "" || val == "" {
+			return "", fmt.Errorf("environment variable ${%s} in %q is not set", name, s)
+		}
+		b.WriteString(s[:i])
+		b.WriteString(val)
+		s = s[i+j+1:]
+	}
+}
+
+// expandPath expands a file name as ssh does for IdentityFile, ControlPath
+// and the like: a leading ~ first, then ${ENV}, then %-tokens.
+func (tk *tokens) expandPath(s string) (string, error) {
+	s, err := expandTilde(s, tk.home)
+	if err != nil {
+		return "", err
+	}
+	if s, err = tk.expandEnv(s); err != nil {
+		return "", err
+	}
+	return tk.expandTokens(s)
+}
+
+// expandTilde replaces a leading "~" or "~/" with home, and "~name/" with
+// that user's home directory.
+func expandTilde(s, home string) (string, error) {
+	if !strings.HasPrefix(s, "~") {
+		return s, nil
+	}
+	name, rest, _ := strings.Cut(s[1:], "/")
+	dir := home
+	if name != "" {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return "", fmt.Errorf("cannot expand %q: no user %q", s, name)
+		}
+		dir = u.HomeDir
+	}
+	if dir == "" {
+		return "", fmt.Errorf("cannot expand %q: the home directory is unknown", s)
+	}
+	if rest == "" {
+		return dir, nil
+	}
+	return filepath.Join(dir, rest), nil
+}
+
+// parseSSHTime parses an ssh_config time as OpenSSH's convtime does: a bare
+// number of seconds, or number-unit pairs such as "1h30m" with units s, m,
+// h, d and w. A Go duration ("1.5s") is accepted too, for values fleet
+// formats itself.
+func parseSSHTime(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty time")
+	}
+	var total time.Duration
+	rest := s
+	for rest != "" {
+		n := 0
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 0 || n > 9 {
+			break
+		}
+		v, _ := strconv.Atoi(rest[:n])
+		unit := time.Second
+		rest = rest[n:]
+		if rest != "" {
+			switch rest[0] {
+			case 's', 'S':
+			case 'm', 'M':
+				unit = time.Minute
+			case 'h', 'H':
+				unit = time.Hour
+			case 'd', 'D':
+				unit = 24 * time.Hour
+			case 'w', 'W':
+				unit = 7 * 24 * time.Hour
+			default:
+				rest = "!" // not a convtime; try a Go duration below
+			}
+			if rest != "!" {
+				rest = rest[1:]
+			}
+		}
+		if rest == "!" {
+			break
+		}
+		total += time.Duration(v) * unit
+		if total < 0 || total > 100*365*24*time.Hour {
+			return 0, fmt.Errorf("time %q is too large", s)
+		}
+	}
+	if rest == "" {
+		return total, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a time such as 30, 30s, 5m or 1h30m", s)
+	}
+	return d, nil
+}

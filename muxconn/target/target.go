@@ -1,0 +1,62 @@
+package target
+
+import "time"
+
+// Target is one host's resolved SSH settings: what `ssh -G` would print for
+// it, after fleet's precedence (flags > inventory vars > ssh_config >
+// defaults) has been applied. Every path is expanded (~, %-tokens, ${ENV}).
+type Target struct {
+	// Alias is the name fleet was given for the host: the inventory_hostname,
+	// or a jump host as written in ProxyJump. ssh calls it the original host (%n).
+	Alias string
+	// HostName is the address to connect to, after HostName/ansible_host.
+	HostName string
+	Port     int
+	User     string
+
+	IdentityFiles  []string // in the order they are tried
+	IdentitiesOnly bool
+	// IdentityAgent is the agent socket path; empty means no agent
+	// (IdentityAgent none, or SSH_AUTH_SOCK unset).
+	IdentityAgent string
+
+	// ProxyJump lists the jump hosts, first hop first; nil connects directly.
+	// A jump host's own ProxyJump holds the hops before it, so the last hop
+	// alone describes the path to it (and its Key names the whole path).
+	ProxyJump []*Target
+
+	UserKnownHostsFiles   []string
+	GlobalKnownHostsFiles []string
+	// StrictHostKeyChecking is "yes", "accept-new", "no" or "ask". fleet
+	// never prompts, so "ask" behaves as "yes".
+	StrictHostKeyChecking string
+	// HostKeyAlias, when set, is the name looked up in known_hosts instead
+	// of HostName.
+	HostKeyAlias string
+
+	// ConnectTimeout bounds TCP connect, handshake and auth together.
+	ConnectTimeout time.Duration
+	// ServerAliveInterval is the keepalive period; 0 disables keepalives.
+	ServerAliveInterval time.Duration
+	ServerAliveCountMax int
+
+	// ControlMaster, ControlPath and ControlPersist are parsed now and used
+	// by the persistent-master work. ControlPath is expanded, or "none".
+	ControlMaster  string
+	ControlPath    string
+	ControlPersist string
+
+	// MaxSessions caps the sessions fleet opens at once on this host's
+	// connection (sshd's MaxSessions defaults to 10).
+	MaxSessions int
+	// Fresh ignores any existing master and connects with this run's options.
+	Fresh bool
+
+	// Origin records, per option name in lower case ("port"), where its
+	// value came from: "flag --port", "inventory var ansible_port",
+	// "~/.ssh/config:12", or "default".
+	Origin map[string]string
+
+	// spec is the hop as written in ProxyJump, for a jump host.
+	spec string
+}
