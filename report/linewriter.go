@@ -1,0 +1,120 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxLineBytes caps the length of one Line. A longer line (a minified file,
+// a progress bar without newlines) is sent in pieces of at most this size,
+// so one host cannot make a sink hold unbounded output.
+const MaxLineBytes = 64 << 10
+
+// errWriteAfterClose is returned by a LineWriter's Write after its Close.
+var errWriteAfterClose = errors.New("report: line writer: write after Close; the step's output is already finished")
+
+// LineWriter returns an io.WriteCloser that splits the bytes written to it
+// into lines and sends each to s as a Line of the given host, step and
+// stream, stamped with the time it was completed. A "\r\n" ending counts as
+// a newline; lines longer than MaxLineBytes are sent in pieces; invalid
+// UTF-8 is passed through as it is. Close sends a final line that lacks its
+// newline. The writer is safe for concurrent use, but give each stream its
+// own writer: writers do not coordinate with each other.
+func LineWriter(s Sink, host string, step int, stream Stream) io.WriteCloser {
+	return &lineWriter{sink: s, host: host, step: step, stream: stream}
+}
+
+type lineWriter struct {
+	sink   Sink
+	host   string
+	step   int
+	stream Stream
+
+	mu     sync.Mutex
+	buf    []byte // the current line, not yet complete
+	split  bool   // the current line was already partly sent because it was too long
+	closed bool
+}
+
+// Write sends every complete line in p and keeps the rest for the next
+// Write or Close. It always consumes all of p unless the writer is closed.
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, errWriteAfterClose
+	}
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			for len(w.buf) > MaxLineBytes {
+				w.sendPiece()
+			}
+			break
+		}
+		w.buf = append(w.buf, p[:i]...)
+		p = p[i+1:]
+		w.sendLine()
+	}
+	return n, nil
+}
+
+// Close sends the final partial line, if any. Closing twice is harmless.
+func (w *lineWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if len(w.buf) > 0 {
+		w.sendLine()
+	}
+	w.buf = nil
+	return nil
+}
+
+// sendLine sends the buffered line, which ended at a newline (or Close).
+func (w *lineWriter) sendLine() {
+	w.buf = bytes.TrimSuffix(w.buf, []byte{'\r'})
+	for len(w.buf) > MaxLineBytes {
+		w.sendPiece()
+	}
+	// A line of exactly k*MaxLineBytes was sent whole by the pieces; its
+	// newline must not add an empty line.
+	if len(w.buf) > 0 || !w.split {
+		w.emit(w.buf)
+	}
+	w.buf = w.buf[:0]
+	w.split = false
+}
+
+// sendPiece sends the first MaxLineBytes (or a little less) of an overlong
+// line and keeps the rest.
+func (w *lineWriter) sendPiece() {
+	cut := MaxLineBytes
+	// Cut before a multi-byte character rather than through it, and keep a
+	// trailing '\r' with the rest so that a following '\n' still removes it.
+	for back := 0; back < utf8.UTFMax-1 && !utf8.RuneStart(w.buf[cut]); back++ {
+		cut--
+	}
+	if !utf8.RuneStart(w.buf[cut]) {
+		cut = MaxLineBytes // not UTF-8 anyway: cut where the cap says
+	}
+	if w.buf[cut-1] == '\r' {
+		cut--
+	}
+	w.emit(w.buf[:cut])
+	w.buf = append(w.buf[:0], w.buf[cut:]...)
+	w.split = true
+}
+
+func (w *lineWriter) emit(text []byte) {
+	w.sink.Line(Line{Host: w.host, Step: w.step, Stream: w.stream, Text: string(text), Time: time.Now()})
+}

@@ -1,0 +1,82 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestLineWriter(t *testing.T) {
+	long := strings.Repeat("x", MaxLineBytes)
+	tests := []struct {
+		name   string
+		writes []string
+		want   []string
+	}{
+		{"lines", []string{"a\nb\n"}, []string{"a", "b"}},
+		{"crlf", []string{"a\r\nb\r\n"}, []string{"a", "b"}},
+		{"crlf split across writes", []string{"ab", "c\r", "\nd\r"}, []string{"abc", "d"}},
+		{"byte by byte", strings.Split("one\ntwo\n", ""), []string{"one", "two"}},
+		{"partial line at close", []string{"a\nrest"}, []string{"a", "rest"}},
+		{"empty lines", []string{"\n\n"}, []string{"", ""}},
+		{"lone cr kept", []string{"10%\r20%\n"}, []string{"10%\r20%"}},
+		{"nothing", nil, nil},
+		{"invalid UTF-8 as is", []string{"\xff\xfeok\n"}, []string{"\xff\xfeok"}},
+		{"exactly the cap", []string{long + "\n"}, []string{long}},
+		{"over the cap", []string{long + "yz\n"}, []string{long, "yz"}},
+		{"twice the cap, no empty line", []string{long, long, "\n"}, []string{long, long}},
+		{"twice the cap with crlf", []string{long + long + "\r", "\nz\n"}, []string{long, long, "z"}},
+		{"cap before a multi-byte rune", []string{long[1:] + "é\n"}, []string{long[1:], "é"}},
+		{"cap reached without newline", []string{long + "tail"}, []string{long, "tail"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{}
+			w := LineWriter(r, "web1", 2, Stderr)
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write(%d bytes) = %d, %v", len(s), n, err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, l := range r.lines {
+				if l.Host != "web1" || l.Step != 2 || l.Stream != Stderr || l.Time.IsZero() {
+					t.Errorf("line %+v lacks the writer's host, step, stream or time", l)
+				}
+				got = append(got, l.Text)
+			}
+			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
+				t.Errorf("lines %s, want %s", shorten(got), shorten(tt.want))
+			}
+		})
+	}
+}
+
+// shorten describes lines by length and ends, so that a failure with 64 KiB
+// lines stays readable.
+func shorten(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		if len(l) > 20 {
+			l = fmt.Sprintf("%s…(%d bytes)…%s", l[:5], len(l), l[len(l)-5:])
+		}
+		fmt.Fprintf(&b, "%q ", l)
+	}
+	return b.String()
+}
+
+func TestLineWriterAfterClose(t *testing.T) {
+	w := LineWriter(&recorder{}, "web1", 0, Stdout)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second Close: %v, want nil", err)
+	}
+	if _, err := w.Write([]byte("late\n")); err == nil || !strings.Contains(err.Error(), "after Close") {
+		t.Errorf("Write after Close: %v, want an error saying so", err)
+	}
+}
