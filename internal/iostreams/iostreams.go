@@ -17,6 +17,7 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
+	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
 }
@@ -27,6 +28,7 @@ func System() *IOStreams {
 		In:        os.Stdin,
 		Out:       os.Stdout,
 		ErrOut:    os.Stderr,
+		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
@@ -46,3 +48,16 @@ func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
 
 // SetStdoutTTY overrides terminal detection, for tests.
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
+
+// IsStdinTTY reports whether standard input is a terminal (so there is no
+// piped input to send to hosts).
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
+// SetStdinTTY overrides terminal detection, for tests.
+func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
+
+// ColorEnabled reports whether output on stdout may use ANSI colours: it is
+// a terminal and NO_COLOR is not set.
+func (s *IOStreams) ColorEnabled() bool {
+	return s.stdoutTTY && os.Getenv("NO_COLOR") == ""
+}

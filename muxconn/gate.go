@@ -1,0 +1,82 @@
+package muxconn
+
+import (
+	"context"
+	"sync"
+)
+
+// SessionGate caps the sessions open at once on one connection. sshd
+// refuses sessions beyond its MaxSessions (10 by default), so a master
+// queues its callers here instead of having the server refuse them.
+type SessionGate struct {
+	mu     sync.Mutex
+	limit  int
+	active int
+	peak   int
+	freed  chan struct{} // closed and replaced each time a slot frees
+}
+
+// NewSessionGate returns a gate admitting limit sessions at once (at least 1).
+func NewSessionGate(limit int) *SessionGate {
+	return &SessionGate{limit: max(limit, 1), freed: make(chan struct{})}
+}
+
+// Acquire waits for a free slot, or for ctx to end.
+func (g *SessionGate) Acquire(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		if g.active < g.limit {
+			g.active++
+			g.peak = max(g.peak, g.active)
+			g.mu.Unlock()
+			return nil
+		}
+		freed := g.freed
+		g.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Release frees a slot taken by Acquire.
+func (g *SessionGate) Release() {
+	g.mu.Lock()
+	g.active--
+	close(g.freed)
+	g.freed = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// refused handles a channel open the server refused while the caller held
+// a slot. The server's own limit is lower than ours (a lower MaxSessions, or
+// another client sharing the connection), so the gate gives the slot back
+// and lowers its limit to the sessions still running. It returns a channel
+// closed when one of them ends, or nil when none of ours is running and
+// only a timed retry can help.
+func (g *SessionGate) refused() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	if g.active == 0 {
+		return nil
+	}
+	g.limit = max(g.active, 1)
+	return g.freed
+}
+
+// Limit returns the current limit; it drops when the server refuses opens.
+func (g *SessionGate) Limit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.limit
+}
+
+// Peak returns the most sessions that were open at once.
+func (g *SessionGate) Peak() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.peak
+}

@@ -1,0 +1,293 @@
+package muxconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"fleetrun.dev/fleet/muxconn/target"
+)
+
+// Master is one authenticated SSH connection to a host, shared by all of
+// the run's sessions on it. It is safe for concurrent use.
+type Master struct {
+	Target      *target.Target
+	ConnectTime time.Duration // TCP + handshake + auth
+
+	client  *ssh.Client
+	jump    *Master // the jump host's master this connection runs through
+	gate    *SessionGate
+	release func()
+
+	done    chan struct{} // closed when the connection is gone
+	errMu   sync.Mutex
+	err     error // why the connection is gone
+	closeMu sync.Once
+	wg      sync.WaitGroup // keepalive and connection watcher
+	stop    chan struct{}  // closed by Close to end the keepalive loop
+
+	// opens tracks channel opens running aside (see open); closing stops
+	// new ones once Close has begun waiting.
+	opensMu sync.Mutex
+	closing bool
+	opens   sync.WaitGroup
+}
+
+func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Duration) *Master {
+	limit := t.MaxSessions
+	if limit <= 0 {
+		limit = DefaultMaxSessions
+	}
+	m := &Master{
+		Target:      t,
+		ConnectTime: connect,
+		client:      c,
+		jump:        jump,
+		gate:        NewSessionGate(limit),
+		done:        make(chan struct{}),
+		stop:        make(chan struct{}),
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		err := c.Wait()
+		m.setErr(err)
+		close(m.done)
+	}()
+	if t.ServerAliveInterval > 0 {
+		m.wg.Add(1)
+		go m.keepalive(t.ServerAliveInterval, max(t.ServerAliveCountMax, 1))
+	}
+	return m
+}
+
+// DefaultMaxSessions is sshd's default MaxSessions.
+const DefaultMaxSessions = 10
+
+func (m *Master) setErr(err error) {
+	m.errMu.Lock()
+	if m.err == nil {
+		if err == nil {
+			err = io.EOF
+		}
+		m.err = err
+	}
+	m.errMu.Unlock()
+}
+
+// lost is the error for a connection that died after it was up.
+func (m *Master) lost() error {
+	m.errMu.Lock()
+	err := m.err
+	m.errMu.Unlock()
+	if errors.Is(err, errClosed) {
+		return err
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = errors.New("connection closed by the server")
+	}
+	return &UnreachableError{Host: m.Target.Alias, Addr: m.Target.HostName, Cause: CauseLost, Err: fmt.Errorf("connection lost: %w", err)}
+}
+
+var errClosed = errors.New("muxconn: master closed")
+
+func (m *Master) dead() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Done is closed when the connection is gone.
+func (m *Master) Done() <-chan struct{} { return m.done }
+
+// Gate returns the master's session gate.
+func (m *Master) Gate() *SessionGate { return m.gate }
+
+// Release gives the master back to its pool; the last release closes it.
+func (m *Master) Release() {
+	if m.release != nil {
+		m.release()
+	} else {
+		m.Close()
+	}
+}
+
+// Close closes the connection and waits for the master's goroutines.
+func (m *Master) Close() error {
+	m.closeMu.Do(func() {
+		m.setErr(errClosed)
+		close(m.stop)
+		m.opensMu.Lock()
+		m.closing = true
+		m.opensMu.Unlock()
+		m.client.Close()
+		m.wg.Wait()
+		m.opens.Wait()
+		if m.jump != nil {
+			m.jump.Release()
+		}
+	})
+	return nil
+}
+
+// keepalive sends keepalive@openssh.com every interval, as ssh's
+// ServerAliveInterval does, and closes the connection when no reply has come
+// for interval×count, so a frozen host is declared lost instead of hanging
+// the run. x/crypto has no keepalive of its own (golang/go#19338).
+func (m *Master) keepalive(interval time.Duration, count int) {
+	defer m.wg.Done()
+	var sender sync.WaitGroup
+	defer sender.Wait()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	deadline := time.NewTimer(interval * time.Duration(count))
+	defer deadline.Stop()
+	replies := make(chan error, 1)
+	outstanding := false
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.done:
+			return
+		case err := <-replies:
+			outstanding = false
+			if err != nil {
+				return // the connection is gone; the watcher records why
+			}
+			deadline.Reset(interval * time.Duration(count))
+		case <-ticker.C:
+			if outstanding {
+				continue
+			}
+			outstanding = true
+			sender.Add(1)
+			go func() {
+				defer sender.Done()
+				// Any reply, even a failure, proves the server is alive.
+				_, _, err := m.client.SendRequest("keepalive@openssh.com", true, nil)
+				replies <- err
+			}()
+		case <-deadline.C:
+			m.setErr(fmt.Errorf("no reply to keepalives for %s (ServerAliveInterval %s × ServerAliveCountMax %d)",
+				interval*time.Duration(count), interval, count))
+			m.client.Close()
+			return
+		}
+	}
+}
+
+// Command is one remote command for Master.Run.
+type Command struct {
+	// Cmd runs through the remote user's login shell, as `ssh host CMD` does.
+	Cmd    string
+	Stdin  io.Reader // nil: no input (EOF at once)
+	Stdout io.Writer // nil: discarded
+	Stderr io.Writer // nil: discarded
+	Env    map[string]string
+	// Timeout stops the command after this long; 0 means no limit.
+	Timeout time.Duration
+	// Started, if set, is called once the session is open and the command
+	// sent: the time from here to the return is the command's own time.
+	Started func()
+}
+
+// Run runs c in a new session on the master, waiting for a session slot
+// first. It returns nil when the command exits 0, *ExitError for another
+// status, *TimeoutError when c.Timeout passed, an *UnreachableError when the
+// connection died, and ctx.Err() when ctx ended first. On timeout or
+// cancellation the remote process is sent SIGTERM and the channel closed.
+func (m *Master) Run(ctx context.Context, c Command) error {
+	s, err := m.NewSession(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sess := s.Session
+	for k, v := range c.Env {
+		// sshd drops variables its AcceptEnv doesn't list; that is not an error.
+		_ = sess.Setenv(k, v)
+	}
+	if c.Stdin != nil {
+		sess.Stdin = c.Stdin
+	}
+	sess.Stdout = orDiscard(c.Stdout)
+	sess.Stderr = orDiscard(c.Stderr)
+
+	if err := sess.Start(c.Cmd); err != nil {
+		if m.dead() {
+			return m.lost()
+		}
+		return fmt.Errorf("muxconn: %s: starting command: %w", m.Target.Alias, err)
+	}
+	if c.Started != nil {
+		c.Started()
+	}
+
+	var timeout <-chan time.Time
+	if c.Timeout > 0 {
+		t := time.NewTimer(c.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err := <-waited:
+		return m.exitError(err)
+	case <-timeout:
+		m.interrupt(sess, waited)
+		return &TimeoutError{After: c.Timeout}
+	case <-ctx.Done():
+		m.interrupt(sess, waited)
+		return ctx.Err()
+	}
+}
+
+// interrupt signals the remote command, closes the channel, and waits for
+// the session's Wait to return so no goroutine outlives Run.
+func (m *Master) interrupt(sess *ssh.Session, waited <-chan error) {
+	_ = sess.Signal(ssh.SIGTERM)
+	sess.Close()
+	<-waited
+}
+
+func (m *Master) exitError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var exit *ssh.ExitError
+	if errors.As(err, &exit) {
+		if exit.Signal() != "" {
+			return &ExitError{Status: -1, Signal: exit.Signal()}
+		}
+		return &ExitError{Status: exit.ExitStatus()}
+	}
+	// No exit status: the channel was torn down. If the connection died,
+	// say so; the watcher may need a moment to notice.
+	select {
+	case <-m.done:
+		return m.lost()
+	case <-time.After(time.Second):
+	}
+	var missing *ssh.ExitMissingError
+	if errors.As(err, &missing) {
+		return fmt.Errorf("muxconn: %s: the command ended without an exit status", m.Target.Alias)
+	}
+	return fmt.Errorf("muxconn: %s: %w", m.Target.Alias, err)
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

@@ -1,0 +1,270 @@
+package muxconn
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"fleetrun.dev/fleet/muxconn/target"
+)
+
+// HostKeys verifies server host keys for a target. It returns the callback
+// for the handshake and the host key algorithms to offer (nil: the library
+// defaults), so that a host known by one key type is asked for that type.
+type HostKeys interface {
+	For(t *target.Target) (ssh.HostKeyCallback, []string, error)
+}
+
+// Pool holds one Master per connection key (user, host, port, jump chain)
+// and hands it to every caller that asks for the same key. Concurrent Gets
+// for one key share a single dial. The zero Pool is not usable; call NewPool.
+type Pool struct {
+	auth     *Auth
+	hostKeys HostKeys
+	logf     func(format string, args ...any)
+
+	mu      sync.Mutex
+	masters map[string]*poolEntry
+	closed  bool
+
+	dials atomic.Int64 // connections made, for tests and -v
+}
+
+type poolEntry struct {
+	ready  chan struct{} // closed when the dial is over
+	master *Master
+	err    error
+	refs   int
+}
+
+// PoolOptions configures a Pool.
+type PoolOptions struct {
+	Auth     *Auth    // required
+	HostKeys HostKeys // required: fleet never skips host-key checks by default
+	// Logf receives -v diagnostics; nil discards them. Never passed secrets.
+	Logf func(format string, args ...any)
+}
+
+// NewPool returns an empty pool.
+func NewPool(opts PoolOptions) *Pool {
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return &Pool{auth: opts.Auth, hostKeys: opts.HostKeys, logf: logf, masters: map[string]*poolEntry{}}
+}
+
+// Dials returns how many SSH connections the pool has opened.
+func (p *Pool) Dials() int64 { return p.dials.Load() }
+
+// Get returns the master for t, connecting if no live one exists. The
+// caller must Release it when done. A connection that fails is not cached:
+// the next Get dials again.
+func (p *Pool) Get(ctx context.Context, t *target.Target) (*Master, error) {
+	key := t.Key()
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, errors.New("muxconn: pool is closed")
+		}
+		e, ok := p.masters[key]
+		if ok {
+			e.refs++
+			p.mu.Unlock()
+			select {
+			case <-e.ready:
+			case <-ctx.Done():
+				p.release(key, e)
+				return nil, ctx.Err()
+			}
+			if e.err != nil {
+				p.release(key, e)
+				return nil, e.err
+			}
+			if e.master.dead() {
+				// Lost since it was made: drop it and dial anew.
+				p.release(key, e)
+				p.forget(key, e)
+				continue
+			}
+			return e.master, nil
+		}
+		e = &poolEntry{ready: make(chan struct{}), refs: 1}
+		p.masters[key] = e
+		p.mu.Unlock()
+
+		m, err := p.dial(ctx, t)
+		e.master, e.err = m, err
+		if m != nil {
+			m.release = func() { p.release(key, e) }
+		}
+		close(e.ready)
+		if err != nil {
+			p.release(key, e)
+			p.forget(key, e)
+			return nil, err
+		}
+		return m, nil
+	}
+}
+
+// release drops one reference; the last one closes the master.
+func (p *Pool) release(key string, e *poolEntry) {
+	p.mu.Lock()
+	e.refs--
+	last := e.refs == 0
+	if last && p.masters[key] == e {
+		delete(p.masters, key)
+	}
+	p.mu.Unlock()
+	if last && e.master != nil {
+		e.master.Close()
+	}
+}
+
+func (p *Pool) forget(key string, e *poolEntry) {
+	p.mu.Lock()
+	if p.masters[key] == e {
+		delete(p.masters, key)
+	}
+	p.mu.Unlock()
+}
+
+// Close closes every master, including ones still referenced, and waits
+// for their goroutines.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	var entries []*poolEntry
+	for _, e := range p.masters {
+		entries = append(entries, e)
+	}
+	p.masters = map[string]*poolEntry{}
+	p.mu.Unlock()
+	for _, e := range entries {
+		<-e.ready
+		if e.master != nil {
+			e.master.Close()
+		}
+	}
+	return nil
+}
+
+// dial connects to t, through its jump hosts if any, within ConnectTimeout.
+func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
+	addr := net.JoinHostPort(t.HostName, strconv.Itoa(t.Port))
+	start := time.Now()
+	dctx := ctx
+	if t.ConnectTimeout > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, t.ConnectTimeout)
+		defer cancel()
+	}
+
+	var jump *Master
+	var conn net.Conn
+	var err error
+	if len(t.ProxyJump) > 0 {
+		jump, err = p.Get(dctx, hopTarget(t))
+		if err != nil {
+			return nil, p.unreachable(ctx, t, addr, err, false)
+		}
+		conn, err = jump.client.DialContext(dctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	}
+	if err != nil {
+		if jump != nil {
+			jump.Release()
+		}
+		return nil, p.unreachable(ctx, t, addr, err, false)
+	}
+
+	// The handshake and auth have no timeout of their own in x/crypto; a
+	// host that accepts TCP and never speaks would hang here. Closing the
+	// conn when dctx ends bounds them by ConnectTimeout too.
+	var timedOut atomic.Bool
+	stop := context.AfterFunc(dctx, func() {
+		timedOut.Store(true)
+		conn.Close()
+	})
+	var reachedAuth atomic.Bool
+	cfg, err := p.clientConfig(t, func() { reachedAuth.Store(true) })
+	if err != nil {
+		stop()
+		conn.Close()
+		if jump != nil {
+			jump.Release()
+		}
+		return nil, err
+	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	stopped := stop()
+	if err == nil && !stopped {
+		// The timer fired just as the handshake finished; the conn is closed.
+		c.Close()
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
+		conn.Close()
+		if jump != nil {
+			jump.Release()
+		}
+		if timedOut.Load() {
+			err = dctx.Err()
+		}
+		return nil, p.unreachable(ctx, t, addr, err, reachedAuth.Load())
+	}
+	p.dials.Add(1)
+	m := newMaster(t, ssh.NewClient(c, chans, reqs), jump, time.Since(start))
+	p.logf("%s: connected to %s in %s", t.Alias, t.Key(), m.ConnectTime.Round(time.Millisecond))
+	return m, nil
+}
+
+func (p *Pool) unreachable(ctx context.Context, t *target.Target, addr string, err error, reachedAuth bool) error {
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The run was cancelled: that is not the host's fault.
+		return ctx.Err()
+	}
+	return classify(t.Alias, addr, err, t.ConnectTimeout, reachedAuth)
+}
+
+func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig, error) {
+	cb, algos, err := p.hostKeys.For(t)
+	if err != nil {
+		return nil, &UnreachableError{Host: t.Alias, Addr: net.JoinHostPort(t.HostName, strconv.Itoa(t.Port)), Cause: CauseHostKey, Err: err}
+	}
+	methods, skipped := p.auth.methods(t, reached)
+	for _, s := range skipped {
+		p.logf("%s: %s", t.Alias, s)
+	}
+	return &ssh.ClientConfig{
+		User:              t.User,
+		Auth:              methods,
+		HostKeyCallback:   cb,
+		HostKeyAlgorithms: algos,
+		ClientVersion:     "SSH-2.0-fleet",
+	}, nil
+}
+
+// hopTarget is the last jump host of t, reached through the hops before it,
+// as `ssh -J a,b target` reaches b through a.
+func hopTarget(t *target.Target) *target.Target {
+	n := len(t.ProxyJump)
+	hop := *t.ProxyJump[n-1]
+	if n > 1 {
+		hop.ProxyJump = t.ProxyJump[:n-1]
+	}
+	if hop.ConnectTimeout == 0 {
+		hop.ConnectTimeout = t.ConnectTimeout
+	}
+	return &hop
+}

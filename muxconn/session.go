@@ -1,0 +1,123 @@
+package muxconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Session is an open session channel on a master. Close frees its slot in
+// the master's session gate.
+type Session struct {
+	*ssh.Session
+	m    *Master
+	once sync.Once
+}
+
+// Close closes the channel and frees the session slot.
+func (s *Session) Close() error {
+	s.once.Do(func() {
+		s.Session.Close()
+		s.m.gate.Release()
+	})
+	return nil
+}
+
+// refusedRetries bounds retries when the server refuses every session and
+// none of ours is running, so none will end to make room: such a server
+// allows no sessions at all (MaxSessions 0) or is serving another client.
+const refusedRetries = 50
+
+// NewSession opens a session once the gate admits it. A refused open is
+// not an error: the server's limit is lower than the gate's, so the master
+// waits for one of its running sessions to end and tries again.
+func (m *Master) NewSession(ctx context.Context) (*Session, error) {
+	backoff := 10 * time.Millisecond
+	for idle := 0; ; {
+		if err := m.gate.Acquire(ctx); err != nil {
+			return nil, err
+		}
+		s, err := m.open(ctx)
+		if err == nil {
+			return &Session{Session: s, m: m}, nil
+		}
+		var refused *ssh.OpenChannelError
+		if !errors.As(err, &refused) {
+			m.gate.Release()
+			if m.dead() {
+				return nil, m.lost()
+			}
+			return nil, err
+		}
+		wait := m.gate.refused()
+		if wait == nil {
+			idle++
+			if idle > refusedRetries {
+				return nil, fmt.Errorf("muxconn: %s: the server refuses every session (%s) though none of fleet's is open; is MaxSessions 0 in its sshd_config?", m.Target.Alias, refused.Message)
+			}
+			t := time.NewTimer(backoff)
+			backoff = min(backoff*2, time.Second)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-m.done:
+				t.Stop()
+				return nil, m.lost()
+			}
+			continue
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-m.done:
+			return nil, m.lost()
+		}
+	}
+}
+
+// open opens a session channel. x/crypto's NewSession takes no context
+// and blocks until the server answers, so it runs aside; a cancelled caller
+// returns at once and the session, if it opens after all, is closed.
+func (m *Master) open(ctx context.Context) (*ssh.Session, error) {
+	type opened struct {
+		s   *ssh.Session
+		err error
+	}
+	m.opensMu.Lock()
+	if m.closing {
+		m.opensMu.Unlock()
+		return nil, m.lost()
+	}
+	m.opens.Add(1)
+	m.opensMu.Unlock()
+	ch := make(chan opened, 1)
+	go func() {
+		defer m.opens.Done()
+		s, err := m.client.NewSession()
+		ch <- opened{s, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.s, o.err
+	case <-ctx.Done():
+		m.opens.Add(1)
+		go func() {
+			defer m.opens.Done()
+			if o := <-ch; o.s != nil {
+				o.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	case <-m.done:
+		// The connection is gone, so the open returns soon; wait for it.
+		<-ch
+		return nil, m.lost()
+	}
+}

@@ -1,0 +1,241 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"fleetrun.dev/fleet/muxconn"
+	"fleetrun.dev/fleet/muxconn/target"
+	"fleetrun.dev/fleet/report"
+)
+
+// Exit codes, stable for CI (see README): bits 2 and 4 combine.
+const (
+	ExitOK          = 0
+	ExitUsage       = 1   // bad input; nothing ran
+	ExitFailed      = 2   // a command failed on at least one host
+	ExitUnreachable = 4   // at least one host could not be reached
+	ExitInterrupted = 130 // the run was interrupted (SIGINT)
+)
+
+// DefaultForks is how many hosts are worked on at once unless -f says.
+const DefaultForks = 50
+
+// Host is one selected host and its resolved connection settings.
+type Host struct {
+	Name   string
+	Target *target.Target
+}
+
+// Connector hands out masters; *muxconn.Pool is the real one.
+type Connector interface {
+	Get(ctx context.Context, t *target.Target) (*muxconn.Master, error)
+}
+
+// Options describes an ad-hoc run.
+type Options struct {
+	Commands []string
+	// Parallel runs a host's commands at once, as concurrent sessions on
+	// its master; otherwise they run in order and a host stops at its
+	// first failure.
+	Parallel bool
+	Forks    int           // hosts at once; 0 means DefaultForks
+	Timeout  time.Duration // per command; 0 means none
+	// Stdin is sent to every command on every host; nil sends nothing.
+	Stdin []byte
+	Env   map[string]string
+	Sink  report.Sink
+}
+
+// Outcome is what a run did, host by host.
+type Outcome struct {
+	OK, Failed, Unreachable []string
+	// Interrupted is set when the run's context ended before every host
+	// finished.
+	Interrupted bool
+}
+
+// ExitCode maps the outcome to fleet's exit codes.
+func (o *Outcome) ExitCode() int {
+	if o.Interrupted {
+		return ExitInterrupted
+	}
+	code := ExitOK
+	if len(o.Failed) > 0 {
+		code |= ExitFailed
+	}
+	if len(o.Unreachable) > 0 {
+		code |= ExitUnreachable
+	}
+	return code
+}
+
+type tally struct {
+	mu sync.Mutex
+	o  Outcome
+}
+
+func (t *tally) add(host string, st report.Status) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch st {
+	case report.OK:
+		t.o.OK = append(t.o.OK, host)
+	case report.Failed:
+		t.o.Failed = append(t.o.Failed, host)
+	case report.Unreachable:
+		t.o.Unreachable = append(t.o.Unreachable, host)
+	}
+}
+
+// Run runs opts.Commands on every host, at most opts.Forks hosts at once,
+// each over one master connection. It returns when every host is done or
+// ctx ends; interrupted hosts are not counted as failed.
+func Run(ctx context.Context, conn Connector, hosts []Host, opts Options) *Outcome {
+	forks := opts.Forks
+	if forks <= 0 {
+		forks = DefaultForks
+	}
+	var t tally
+	var g errgroup.Group
+	g.SetLimit(forks)
+	for _, h := range hosts {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if st, ok := runHost(ctx, conn, h, opts); ok {
+				t.add(h.Name, st)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	t.o.Interrupted = ctx.Err() != nil
+	return &t.o
+}
+
+// runHost runs the commands on one host. ok is false when the run was
+// interrupted before the host finished.
+func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.Status, bool) {
+	start := time.Now()
+	hostDone := func(st report.Status, err error, steps int) (report.Status, bool) {
+		opts.Sink.Host(report.HostResult{Host: h.Name, Status: st, Err: err, Steps: steps, Start: start, End: time.Now()})
+		return st, true
+	}
+	m, err := conn.Get(ctx, h.Target)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		return hostDone(report.Unreachable, hostError(err), 0)
+	}
+	defer m.Release()
+
+	results := make([]report.StepResult, len(opts.Commands))
+	if opts.Parallel {
+		var wg sync.WaitGroup
+		for i, cmd := range opts.Commands {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = runStep(ctx, m, h.Name, i, cmd, opts)
+			}()
+		}
+		wg.Wait()
+	} else {
+		for i, cmd := range opts.Commands {
+			results[i] = runStep(ctx, m, h.Name, i, cmd, opts)
+			if results[i].Status != report.OK {
+				results = results[:i+1]
+				break
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return 0, false
+	}
+	st, steps := report.OK, 0
+	var firstErr error
+	for _, r := range results {
+		if r.Start.IsZero() {
+			continue // interrupted before it ran
+		}
+		steps++
+		if r.Status > st {
+			st = r.Status
+			firstErr = r.Err
+		}
+	}
+	return hostDone(st, firstErr, steps)
+}
+
+func runStep(ctx context.Context, m *muxconn.Master, host string, step int, cmd string, opts Options) report.StepResult {
+	res := report.StepResult{Host: host, Step: step, Command: cmd, Exit: -1}
+	stdout := report.LineWriter(opts.Sink, host, step, report.Stdout)
+	stderr := report.LineWriter(opts.Sink, host, step, report.Stderr)
+	var stdin io.Reader
+	if opts.Stdin != nil {
+		stdin = bytes.NewReader(opts.Stdin)
+	}
+	res.Start = time.Now()
+	err := m.Run(ctx, muxconn.Command{
+		Cmd:     cmd,
+		Stdin:   stdin,
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Env:     opts.Env,
+		Timeout: opts.Timeout,
+	})
+	stdout.Close()
+	stderr.Close()
+	res.End = time.Now()
+	if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
+		if err != nil {
+			res.Start = time.Time{} // interrupted: reported by nobody
+			return res
+		}
+	}
+	var exit *muxconn.ExitError
+	switch {
+	case err == nil:
+		res.Exit = 0
+		res.Status = report.OK
+	case errors.As(err, &exit):
+		res.Exit = exit.Status
+		res.Signal = exit.Signal
+		res.Status = report.Failed
+	case muxconn.IsUnreachable(err):
+		res.Status = report.Unreachable
+		res.Err = hostError(err)
+	default:
+		res.Status = report.Failed
+		res.Err = hostError(err)
+	}
+	opts.Sink.Step(res)
+	return res
+}
+
+// hostError drops the "muxconn: HOST:" prefix from err's text, since every
+// sink already names the host, and keeps err for errors.As.
+func hostError(err error) error {
+	var u *muxconn.UnreachableError
+	if errors.As(err, &u) {
+		return &reasonError{reason: string(u.Cause) + ": " + u.Reason(), err: err}
+	}
+	return err
+}
+
+type reasonError struct {
+	reason string
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.err }
