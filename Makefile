@@ -5,6 +5,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 60s
 BIN      := bin/fleet
+LAB      := bin/fleet-lab
 
 .PHONY: all build test lint demo fuzz golden clean
 
@@ -22,7 +23,8 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 demo: build
-	@FLEET=$(BIN) ./examples/demo.sh
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(LAB) ./cmd/fleet-lab
+	@FLEET=$(BIN) FLEET_LAB=$(LAB) ./examples/demo.sh
 
 # Run every fuzz test for FUZZTIME each.
 fuzz:

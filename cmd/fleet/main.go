@@ -4,11 +4,19 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"fleetrun.dev/fleet/internal/iostreams"
 )
 
 func main() {
-	os.Exit(Main(os.Args[1:], iostreams.System(), os.LookupEnv))
+	// The first SIGINT or SIGTERM cancels the run: remote commands are
+	// signalled and their channels closed, and fleet exits 130. A second one
+	// kills fleet at once, as the default handler would.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	os.Exit(Main(ctx, os.Args[1:], iostreams.System(), os.LookupEnv))
 }

@@ -2,20 +2,33 @@ package main
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
-
-	"fleetrun.dev/fleet/internal/iostreams"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"fleet": func() { os.Exit(Main(os.Args[1:], iostreams.System(), os.LookupEnv)) },
+	testscript.Main(leakChecked{m}, map[string]func(){
+		"fleet": main,
 	})
+}
+
+// leakChecked fails the test binary when goroutines outlive its tests, so
+// that every in-process fleet run is shown to clean up after itself.
+type leakChecked struct{ m *testing.M }
+
+func (l leakChecked) Run() int {
+	code := l.m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			println("goleak: goroutines outlived the tests:", err.Error())
+			return 1
+		}
+	}
+	return code
 }
 
 // TestScripts runs the CLI acceptance tests in testdata/script: each .txtar

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -11,6 +12,8 @@ import (
 	"fleetrun.dev/fleet/diag"
 	"fleetrun.dev/fleet/internal/iostreams"
 	"fleetrun.dev/fleet/inventory"
+	"fleetrun.dev/fleet/muxconn"
+	"fleetrun.dev/fleet/runner"
 )
 
 // Exit codes, stable for CI (see README): bits 2 and 4 are set by runs that
@@ -31,6 +34,10 @@ type app struct {
 
 	inventories []string
 	limit       string
+	verbose     int
+
+	// prompt, when set, replaces the terminal prompter (tests).
+	prompt muxconn.Prompter
 }
 
 // usageError marks errors in how fleet was invoked.
@@ -39,17 +46,25 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// Main runs fleet with args and returns the exit code.
-func Main(args []string, ios *iostreams.IOStreams, lookup func(string) (string, bool)) int {
+// Main runs fleet with args and returns the exit code. Cancelling ctx (on
+// SIGINT) stops runs on every host; they then exit 130.
+func Main(ctx context.Context, args []string, ios *iostreams.IOStreams, lookup func(string) (string, bool)) int {
 	a := &app{io: ios, lookup: lookup}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
-	err := root.Execute()
-	if err == nil {
+	err := root.ExecuteContext(ctx)
+	var code exitCode
+	switch {
+	case err == nil:
 		return exitOK
+	case errors.As(err, &code):
+		return int(code)
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		fmt.Fprintln(a.io.ErrOut, "fleet: interrupted")
+		return runner.ExitInterrupted
 	}
 	a.printError(err)
 	return exitInput
@@ -87,9 +102,13 @@ Ansible's host patterns.`,
 	pf.StringArrayVarP(&a.inventories, "inventory", "i", nil,
 		"inventory file, directory or comma-separated host list (repeatable; default $FLEET_INVENTORY)")
 	pf.StringVarP(&a.limit, "limit", "l", "", "further limit the selected hosts with a pattern (@FILE reads one pattern per line)")
+	pf.CountVarP(&a.verbose, "verbose", "v", "say more: connections made, keys skipped, each file (repeatable)")
 
 	root.AddCommand(newHostsCmd(a, nil))
 	root.AddCommand(newInventoryCmd(a, nil))
+	root.AddCommand(newRunCmd(a, nil))
+	root.AddCommand(newPingCmd(a, nil))
+	root.AddCommand(newSSHConfigCmd(a, nil))
 	return root
 }
 
