@@ -3,8 +3,10 @@ package muxconn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -197,7 +199,7 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 		conn.Close()
 	})
 	var reachedAuth atomic.Bool
-	cfg, err := p.clientConfig(t, func() { reachedAuth.Store(true) })
+	cfg, skipped, err := p.clientConfig(t, func() { reachedAuth.Store(true) })
 	if err != nil {
 		stop()
 		conn.Close()
@@ -221,7 +223,14 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 		if timedOut.Load() {
 			err = dctx.Err()
 		}
-		return nil, p.unreachable(ctx, t, addr, err, reachedAuth.Load())
+		u := p.unreachable(ctx, t, addr, err, reachedAuth.Load())
+		var ue *UnreachableError
+		if errors.As(u, &ue) && ue.Cause == CauseAuth && len(skipped) > 0 {
+			// Say which credentials never made it to the server: an
+			// encrypted key with no terminal to ask its passphrase on, say.
+			ue.Err = fmt.Errorf("%w; not offered: %s", ue.Err, strings.Join(skipped, "; "))
+		}
+		return nil, u
 	}
 	p.dials.Add(1)
 	m := newMaster(t, ssh.NewClient(c, chans, reqs), jump, time.Since(start))
@@ -237,10 +246,10 @@ func (p *Pool) unreachable(ctx context.Context, t *target.Target, addr string, e
 	return classify(t.Alias, addr, err, t.ConnectTimeout, reachedAuth)
 }
 
-func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig, error) {
+func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig, []string, error) {
 	cb, algos, err := p.hostKeys.For(t)
 	if err != nil {
-		return nil, &UnreachableError{Host: t.Alias, Addr: net.JoinHostPort(t.HostName, strconv.Itoa(t.Port)), Cause: CauseHostKey, Err: err}
+		return nil, nil, &UnreachableError{Host: t.Alias, Addr: net.JoinHostPort(t.HostName, strconv.Itoa(t.Port)), Cause: CauseHostKey, Err: err}
 	}
 	methods, skipped := p.auth.methods(t, reached)
 	for _, s := range skipped {
@@ -252,7 +261,7 @@ func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig
 		HostKeyCallback:   cb,
 		HostKeyAlgorithms: algos,
 		ClientVersion:     "SSH-2.0-fleet",
-	}, nil
+	}, skipped, nil
 }
 
 // hopTarget is the last jump host of t, reached through the hops before it,

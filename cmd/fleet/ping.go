@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"fleetrun.dev/fleet/diag"
+	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/report"
 	"fleetrun.dev/fleet/runner"
 )
@@ -55,6 +58,7 @@ func pingRun(cmd *cobra.Command, opts *pingOptions) error {
 	}
 	start := time.Now()
 	var ok, failed, unreachable []string
+	var hints hintSet
 	runner.Ping(interruptible(cmd), c.pool, hosts, opts.conn.forks, func(r runner.PingResult) {
 		switch {
 		case r.Err == nil:
@@ -62,7 +66,8 @@ func pingRun(cmd *cobra.Command, opts *pingOptions) error {
 			fmt.Fprintf(a.io.Out, "%-*s  ok           connect %7s  session %7s\n", width, r.Host, ms(r.Connect), ms(r.Session))
 		case r.Cause != "":
 			unreachable = append(unreachable, r.Host)
-			fmt.Fprintf(a.io.Out, "%-*s  UNREACHABLE  %s: %v\n", width, r.Host, r.Cause, r.Err)
+			fmt.Fprintf(a.io.Out, "%-*s  UNREACHABLE  %s: %s\n", width, r.Host, r.Cause, reason(r.Err))
+			hints.add(r.Err)
 		default:
 			failed = append(failed, r.Host)
 			fmt.Fprintf(a.io.Out, "%-*s  FAILED       %v\n", width, r.Host, r.Err)
@@ -80,8 +85,50 @@ func pingRun(cmd *cobra.Command, opts *pingOptions) error {
 	if len(failed) > 0 {
 		fmt.Fprintf(a.io.ErrOut, "failed: %s\n", report.FoldCount(failed))
 	}
+	hints.print(a)
 	o := runner.Outcome{OK: ok, Failed: failed, Unreachable: unreachable}
 	return exitCode(o.ExitCode())
+}
+
+// reason is err's text without the "muxconn: HOST:" prefix, for lines that
+// already name the host.
+func reason(err error) string {
+	var u *muxconn.UnreachableError
+	if errors.As(err, &u) {
+		return u.Reason()
+	}
+	return err.Error()
+}
+
+// hintSet collects the distinct hints of unreachable hosts, to print a few
+// at the end instead of one per host.
+type hintSet struct {
+	seen  map[string]bool
+	order []string
+}
+
+func (h *hintSet) add(err error) {
+	hint := diag.Hint(err)
+	if hint == "" || h.seen[hint] {
+		return
+	}
+	if h.seen == nil {
+		h.seen = map[string]bool{}
+	}
+	h.seen[hint] = true
+	h.order = append(h.order, hint)
+}
+
+const maxHints = 3
+
+func (h *hintSet) print(a *app) {
+	for i, hint := range h.order {
+		if i == maxHints {
+			fmt.Fprintf(a.io.ErrOut, "fleet: hint: (%d more like these)\n", len(h.order)-maxHints)
+			break
+		}
+		fmt.Fprintf(a.io.ErrOut, "fleet: hint: %s\n", hint)
+	}
 }
 
 func ms(d time.Duration) string {

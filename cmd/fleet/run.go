@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,9 +125,10 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 		out = report.NewLive(a.io.Out, names, report.LiveOptions{Color: color, ShowStep: len(opts.Commands) > 1})
 	}
 	sink := out
+	hints := &hintSink{}
 	if opts.Output == "text" {
 		summary = report.NewSummary(a.io.ErrOut, report.SummaryOptions{Color: a.io.IsStderrTTY() && color})
-		sink = report.Multi(out, summary)
+		sink = report.Multi(out, summary, hints)
 	}
 
 	outcome := runner.Run(interruptible(cmd), c.pool, hosts, runner.Options{
@@ -147,6 +149,7 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	if err := sink.Close(); err != nil {
 		return err
 	}
+	hints.set.print(a)
 	return exitCode(outcome.ExitCode())
 }
 
@@ -183,4 +186,22 @@ func (opts *runOptions) stdin() ([]byte, error) {
 		return nil, nil
 	}
 	return data, nil
+}
+
+// hintSink collects the hints of unreachable hosts for the end of a run.
+type hintSink struct {
+	mu  sync.Mutex
+	set hintSet
+}
+
+func (h *hintSink) Line(report.Line)       {}
+func (h *hintSink) Step(report.StepResult) {}
+func (h *hintSink) Close() error           { return nil }
+func (h *hintSink) Host(r report.HostResult) {
+	if r.Status != report.Unreachable || r.Err == nil {
+		return
+	}
+	h.mu.Lock()
+	h.set.add(r.Err)
+	h.mu.Unlock()
 }

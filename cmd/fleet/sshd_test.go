@@ -490,3 +490,50 @@ func TestSSHDInterrupt(t *testing.T) {
 		t.Errorf("%d remote %q processes survived the interrupt", n, marker)
 	}
 }
+
+// A host known only by its ed25519 key connects even though its sshd
+// offers (and prefers) RSA and ECDSA keys first.
+func TestSSHDKnownByEd25519(t *testing.T) {
+	lab := newSSHDLab(t, 1, sshdtest.Options{HostKeyTypes: []string{"rsa", "ecdsa", "ed25519"}})
+	var ed []string
+	for _, l := range lab.servers[0].KnownHostsLines() {
+		if strings.Contains(l, " ssh-ed25519 ") {
+			ed = append(ed, l)
+		}
+	}
+	if len(ed) != 1 {
+		t.Fatalf("want one ed25519 key line, got %q", ed)
+	}
+	writeFile(t, lab.knownHosts, ed[0]+"\n")
+	lab.write(t)
+	if r := lab.fleet(t, "run", "all", "--", "true"); r.code != 0 {
+		t.Fatalf("exit %d, want 0", r.code)
+	}
+}
+
+// StrictHostKeyChecking accept-new: ten new hosts at once each get exactly
+// one line in known_hosts, and a later strict run accepts them.
+func TestSSHDAcceptNew(t *testing.T) {
+	lab := newSSHDLab(t, 10, sshdtest.Options{})
+	if err := os.Remove(lab.knownHosts); err != nil {
+		t.Fatal(err)
+	}
+	lab.write(t)
+	if r := lab.fleet(t, "ping", "all"); r.code != 4 || !strings.Contains(r.stderr, "hint: verify the key, then add it: ssh-keyscan") {
+		t.Errorf("unknown hosts under StrictHostKeyChecking yes: exit %d, want 4 and an ssh-keyscan hint", r.code)
+	}
+	if r := lab.fleet(t, "ping", "all", "--strict-host-key-checking", "accept-new"); r.code != 0 {
+		t.Fatalf("accept-new: exit %d, want 0", r.code)
+	}
+	data, err := os.ReadFile(lab.knownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 10 {
+		t.Errorf("known_hosts has %d lines, want 10:\n%s", len(lines), data)
+	}
+	if r := lab.fleet(t, "ping", "all"); r.code != 0 {
+		t.Errorf("strict run after accept-new: exit %d, want 0", r.code)
+	}
+}
