@@ -44,7 +44,11 @@ func (r *recorder) Line(l report.Line) {
 	r.lines[l.Host] = append(r.lines[l.Host], string(l.Stream)+":"+l.Text)
 	r.mu.Unlock()
 }
-func (r *recorder) Step(s report.StepResult) { r.mu.Lock(); r.steps = append(r.steps, s); r.mu.Unlock() }
+func (r *recorder) Step(s report.StepResult) {
+	r.mu.Lock()
+	r.steps = append(r.steps, s)
+	r.mu.Unlock()
+}
 func (r *recorder) Host(h report.HostResult) { r.mu.Lock(); r.hosts[h.Host] = h; r.mu.Unlock() }
 func (r *recorder) Close() error             { return nil }
 
