@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"fleetrun.dev/fleet/internal/labhost"
+	"fleetrun.dev/fleet/internal/labtest"
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/muxconn/hostkey"
 	"fleetrun.dev/fleet/muxconn/target"
@@ -31,77 +31,18 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // lab is a few in-process hosts with a client key and known_hosts.
-type lab struct {
-	dir        string
-	keyPath    string
-	signer     ssh.Signer
-	knownHosts string
-	hosts      []*labhost.Server
+type lab struct{ *labtest.Lab }
+
+func newLab(t *testing.T, n int, opts labhost.Options) *lab {
+	return &lab{labtest.Start(t, n, opts)}
 }
 
 func newSigner(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv, s := labtest.NewKey(t)
 	return s, priv
 }
 
-func newLab(t *testing.T, n int, opts labhost.Options) *lab {
-	t.Helper()
-	l := &lab{dir: t.TempDir()}
-	var priv ed25519.PrivateKey
-	l.signer, priv = newSigner(t)
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.keyPath = filepath.Join(l.dir, "id_ed25519")
-	if err := os.WriteFile(l.keyPath, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l.knownHosts = filepath.Join(l.dir, "known_hosts")
-	var kh strings.Builder
-	for range n {
-		hk, _ := newSigner(t)
-		o := opts
-		o.Addr = "127.0.0.1:0"
-		o.HostKey = hk
-		o.AuthorizedKeys = []ssh.PublicKey{l.signer.PublicKey()}
-		o.Home = t.TempDir()
-		h, err := labhost.Start(context.Background(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		l.hosts = append(l.hosts, h)
-		kh.WriteString(knownhosts.Line([]string{h.Addr().String()}, hk.PublicKey()) + "\n")
-	}
-	if err := os.WriteFile(l.knownHosts, []byte(kh.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func (l *lab) target(i int) *target.Target {
-	a := l.hosts[i].Addr()
-	return &target.Target{
-		Alias:                 fmt.Sprintf("lab%d", i),
-		HostName:              a.IP.String(),
-		Port:                  a.Port,
-		User:                  "tester",
-		IdentityFiles:         []string{l.keyPath},
-		UserKnownHostsFiles:   []string{l.knownHosts},
-		StrictHostKeyChecking: "yes",
-		ConnectTimeout:        10 * time.Second,
-		MaxSessions:           10,
-	}
-}
+func (l *lab) target(i int) *target.Target { return l.Target(i) }
 
 func (l *lab) pool(t *testing.T, auth *muxconn.Auth) *muxconn.Pool {
 	t.Helper()
@@ -154,7 +95,7 @@ func TestPoolDialsOncePerKey(t *testing.T) {
 	if got := p.Dials(); got != 1 {
 		t.Errorf("pool dialled %d times, want 1", got)
 	}
-	if st := l.hosts[0].Stats(); st.Connections != 1 || st.Authenticated != 1 {
+	if st := l.Hosts[0].Stats(); st.Connections != 1 || st.Authenticated != 1 {
 		t.Errorf("server saw %d connections, %d logins; want 1 and 1", st.Connections, st.Authenticated)
 	}
 }
@@ -188,7 +129,7 @@ func TestRefusedOpensAreRetried(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	st := l.hosts[0].Stats()
+	st := l.Hosts[0].Stats()
 	if st.SessionsRefused == 0 {
 		t.Errorf("the server refused nothing, so the retry path did not run")
 	}
@@ -225,7 +166,7 @@ func TestSessionGateCapsConcurrency(t *testing.T) {
 	// labhost frees a slot a moment after the client's close arrives, so
 	// its own count may briefly exceed the gate's; the real-sshd tests
 	// check the server side exactly.
-	if st := l.hosts[0].Stats(); st.SessionsRefused != 0 {
+	if st := l.Hosts[0].Stats(); st.SessionsRefused != 0 {
 		t.Errorf("server refused %d sessions, want none", st.SessionsRefused)
 	}
 	if m.Gate().Peak() != 4 {
@@ -285,7 +226,7 @@ func TestRunResults(t *testing.T) {
 	if err := m.Run(ctx, muxconn.Command{Cmd: "true"}); err != nil {
 		t.Errorf("after cancel: %v", err)
 	}
-	if st := l.hosts[0].Stats(); st.OpenSessions != 0 && st.Connections != 1 {
+	if st := l.Hosts[0].Stats(); st.OpenSessions != 0 && st.Connections != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -306,8 +247,8 @@ func TestKeepaliveDeclaresStalledHostLost(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- m.Run(ctx, muxconn.Command{Cmd: "sleep 30"}) }()
 	time.Sleep(200 * time.Millisecond) // keepalives are answered meanwhile
-	l.hosts[0].SetStalled(true)
-	defer l.hosts[0].SetStalled(false)
+	l.Hosts[0].SetStalled(true)
+	defer l.Hosts[0].SetStalled(false)
 	select {
 	case err := <-errc:
 		var u *muxconn.UnreachableError
@@ -356,8 +297,8 @@ func TestConnectFailures(t *testing.T) {
 	closed.Close()
 
 	otherKey, _ := newSigner(t)
-	wrongKnown := filepath.Join(l.dir, "wrong_known_hosts")
-	os.WriteFile(wrongKnown, []byte(knownhosts.Line([]string{l.hosts[0].Addr().String()}, otherKey.PublicKey())+"\n"), 0o600)
+	wrongKnown := filepath.Join(l.Dir, "wrong_known_hosts")
+	os.WriteFile(wrongKnown, []byte(knownhosts.Line([]string{l.Hosts[0].Addr().String()}, otherKey.PublicKey())+"\n"), 0o600)
 
 	cases := []struct {
 		name   string
@@ -370,7 +311,7 @@ func TestConnectFailures(t *testing.T) {
 			t.Port = silent.Addr().(*net.TCPAddr).Port
 			t.ConnectTimeout = 300 * time.Millisecond
 		}, muxconn.CauseTimeout, "within 300ms"},
-		{"unknown host key", func(t *target.Target) { t.UserKnownHostsFiles = []string{filepath.Join(l.dir, "none")} }, muxconn.CauseHostKey, "not known"},
+		{"unknown host key", func(t *target.Target) { t.UserKnownHostsFiles = []string{filepath.Join(l.Dir, "none")} }, muxconn.CauseHostKey, "not known"},
 		{"changed host key", func(t *target.Target) { t.UserKnownHostsFiles = []string{wrongKnown} }, muxconn.CauseHostKey, "changed"},
 		{"auth", func(t *target.Target) { t.IdentityFiles = nil }, muxconn.CauseAuth, "authentication failed"},
 	}
@@ -410,7 +351,7 @@ func TestAuthPasswordAskedOnce(t *testing.T) {
 	auth := &muxconn.Auth{Prompt: prompt, AskPass: true}
 	p := l.pool(t, auth)
 	ctx := testCtx(t)
-	for i := range l.hosts {
+	for i := range l.Hosts {
 		tg := l.target(i)
 		tg.IdentityFiles = nil
 		m, err := p.Get(ctx, tg)
@@ -426,16 +367,14 @@ func TestAuthPasswordAskedOnce(t *testing.T) {
 
 func TestAuthEncryptedKey(t *testing.T) {
 	l := newLab(t, 2, labhost.Options{})
-	_, priv := newSigner(t)
-	// Rewrite the client key with a passphrase.
-	data, _ := os.ReadFile(l.keyPath)
+	// The client key again, with a passphrase.
+	data, _ := os.ReadFile(l.KeyPath)
 	raw, _ := ssh.ParseRawPrivateKey(data)
 	block, err := ssh.MarshalPrivateKeyWithPassphrase(raw, "", []byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = priv
-	enc := filepath.Join(l.dir, "id_encrypted")
+	enc := filepath.Join(l.Dir, "id_encrypted")
 	os.WriteFile(enc, pem.EncodeToMemory(block), 0o600)
 	ctx := testCtx(t)
 
@@ -451,7 +390,7 @@ func TestAuthEncryptedKey(t *testing.T) {
 	t.Run("asked once", func(t *testing.T) {
 		prompt := &fakePrompt{answer: "pw"}
 		p := l.pool(t, &muxconn.Auth{Prompt: prompt})
-		for i := range l.hosts {
+		for i := range l.Hosts {
 			tg := l.target(i)
 			tg.IdentityFiles = []string{enc}
 			m, err := p.Get(ctx, tg)
@@ -468,15 +407,13 @@ func TestAuthEncryptedKey(t *testing.T) {
 
 func TestAuthAgent(t *testing.T) {
 	l := newLab(t, 1, labhost.Options{})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	_ = priv
 	keyring := agent.NewKeyring()
-	data, _ := os.ReadFile(l.keyPath)
+	data, _ := os.ReadFile(l.KeyPath)
 	raw, _ := ssh.ParseRawPrivateKey(data)
 	if err := keyring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(l.dir, "agent.sock")
+	sock := filepath.Join(l.Dir, "agent.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +472,7 @@ func TestJumpConnectionShared(t *testing.T) {
 		}
 		masters = append(masters, m)
 	}
-	st := l.hosts[0].Stats()
+	st := l.Hosts[0].Stats()
 	if st.Connections != 1 || st.Forwards != 3 {
 		t.Errorf("jump host: %d connections and %d forwards, want 1 and 3", st.Connections, st.Forwards)
 	}

@@ -2,26 +2,19 @@ package runner_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"fleetrun.dev/fleet/internal/labhost"
+	"fleetrun.dev/fleet/internal/labtest"
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/muxconn/hostkey"
-	"fleetrun.dev/fleet/muxconn/target"
 	"fleetrun.dev/fleet/report"
 	"fleetrun.dev/fleet/runner"
 )
@@ -55,36 +48,14 @@ func (r *recorder) Close() error             { return nil }
 // labHosts starts n in-process hosts and returns them as runner hosts.
 func labHosts(t *testing.T, n int) ([]runner.Host, []*labhost.Server) {
 	t.Helper()
-	dir := t.TempDir()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	client, _ := ssh.NewSignerFromKey(priv)
-	block, _ := ssh.MarshalPrivateKey(priv, "")
-	key := filepath.Join(dir, "id")
-	os.WriteFile(key, pem.EncodeToMemory(block), 0o600)
-	known := filepath.Join(dir, "known_hosts")
-	var kh strings.Builder
+	l := labtest.Start(t, n, labhost.Options{})
 	var hosts []runner.Host
-	var servers []*labhost.Server
 	for i := range n {
-		_, hpriv, _ := ed25519.GenerateKey(rand.Reader)
-		hk, _ := ssh.NewSignerFromKey(hpriv)
-		s, err := labhost.Start(context.Background(), labhost.Options{
-			Addr: "127.0.0.1:0", HostKey: hk, AuthorizedKeys: []ssh.PublicKey{client.PublicKey()}, Home: t.TempDir(),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		servers = append(servers, s)
-		kh.WriteString(knownhosts.Line([]string{s.Addr().String()}, hk.PublicKey()) + "\n")
-		hosts = append(hosts, runner.Host{Name: fmt.Sprintf("h%d", i), Target: &target.Target{
-			Alias: fmt.Sprintf("h%d", i), HostName: "127.0.0.1", Port: s.Addr().Port, User: "u",
-			IdentityFiles: []string{key}, UserKnownHostsFiles: []string{known}, StrictHostKeyChecking: "yes",
-			ConnectTimeout: 10 * time.Second, MaxSessions: 10,
-		}})
+		tg := l.Target(i)
+		tg.Alias = fmt.Sprintf("h%d", i)
+		hosts = append(hosts, runner.Host{Name: tg.Alias, Target: tg})
 	}
-	os.WriteFile(known, []byte(kh.String()), 0o600)
-	return hosts, servers
+	return hosts, l.Hosts
 }
 
 func newPool(t *testing.T) *muxconn.Pool {

@@ -20,25 +20,6 @@ type assign struct {
 
 type assigns []assign
 
-func (a assigns) first(key string) (setting, bool) {
-	for _, x := range a {
-		if x.key == key {
-			return x.setting, true
-		}
-	}
-	return setting{}, false
-}
-
-func (a assigns) all(key string) []setting {
-	var out []setting
-	for _, x := range a {
-		if x.key == key {
-			out = append(out, x.setting)
-		}
-	}
-	return out
-}
-
 // knownOptions are the ssh_config options fleet reads. Others, in the
 // config files or in -o, are ignored, as ssh ignores what it does not use.
 var knownOptions = map[string]bool{
