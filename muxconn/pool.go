@@ -162,6 +162,13 @@ func (p *Pool) Close() error {
 // dial connects to t, through its jump hosts if any, within ConnectTimeout.
 func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 	addr := net.JoinHostPort(t.HostName, strconv.Itoa(t.Port))
+	// Credentials first: reading keys may ask a passphrase on the terminal,
+	// and the user's typing must not count against ConnectTimeout.
+	var reachedAuth atomic.Bool
+	cfg, skipped, err := p.clientConfig(t, func() { reachedAuth.Store(true) })
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	dctx := ctx
 	if t.ConnectTimeout > 0 {
@@ -172,7 +179,6 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 
 	var jump *Master
 	var conn net.Conn
-	var err error
 	if len(t.ProxyJump) > 0 {
 		jump, err = p.Get(dctx, hopTarget(t))
 		if err != nil {
@@ -198,16 +204,6 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 		timedOut.Store(true)
 		conn.Close()
 	})
-	var reachedAuth atomic.Bool
-	cfg, skipped, err := p.clientConfig(t, func() { reachedAuth.Store(true) })
-	if err != nil {
-		stop()
-		conn.Close()
-		if jump != nil {
-			jump.Release()
-		}
-		return nil, err
-	}
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	stopped := stop()
 	if err == nil && !stopped {
