@@ -33,6 +33,8 @@ fuzz:
 	$(GO) test ./inventory -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./inventory -run '^$$' -fuzz '^FuzzINIValue$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./vars -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./muxconn/target -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./report -run '^$$' -fuzz '^FuzzFold$$' -fuzztime $(FUZZTIME)
 
 # Rewrite the Ansible conformance goldens (needs ansible on PATH).
 golden:
