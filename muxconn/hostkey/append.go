@@ -1,14 +1,12 @@
 package hostkey
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/crypto/ssh"
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
-	"golang.org/x/sys/unix"
 
 	"fleetrun.dev/fleet/diag"
 )
@@ -98,14 +96,4 @@ func (c *Checker) acceptNew(key, presented ssh.PublicKey) error {
 	db.remember(file, c.name, key)
 	c.warn(fmt.Sprintf("permanently added %s (%s) to %s", c.name, key.Type(), displayPath(file)))
 	return nil
-}
-
-// flock takes an exclusive lock on f, waiting for other holders.
-func flock(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
 }
