@@ -24,6 +24,7 @@ func (k KnownHosts) For(t *target.Target) (ssh.HostKeyCallback, []string, error)
 		UserFiles:    t.UserKnownHostsFiles,
 		GlobalFiles:  t.GlobalKnownHostsFiles,
 		Strict:       t.StrictHostKeyChecking,
+		Hash:         t.HashKnownHosts,
 		Warn:         k.Warn,
 	})
 	if err != nil {

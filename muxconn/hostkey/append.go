@@ -70,7 +70,11 @@ func (c *Checker) acceptNew(key, presented ssh.PublicKey) error {
 		return c.newError(res, presented)
 	}
 
-	line := xknownhosts.Line([]string{c.addr}, key) + "\n"
+	entry := c.addr
+	if c.opts.Hash {
+		entry = xknownhosts.HashHostname(xknownhosts.Normalize(c.addr))
+	}
+	line := xknownhosts.Line([]string{entry}, key) + "\n"
 	fi, err := f.Stat()
 	if err != nil {
 		return fail(err)

@@ -258,3 +258,28 @@ func TestAcceptNewWriteFailure(t *testing.T) {
 		t.Fatalf("callback = %v, want an error saying the key could not be added", err)
 	}
 }
+
+// HashKnownHosts: the added line's host name is hashed, and a new DB (the
+// next run) accepts the host from it under StrictHostKeyChecking yes.
+func TestAcceptNewHashed(t *testing.T) {
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	key := newEd25519(t).PublicKey()
+	c, err := New(Options{Host: "127.0.0.5", Port: 2222, UserFiles: []string{known}, Strict: "accept-new", Hash: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Callback()("", nil, key); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, known)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "|1|") || strings.Contains(lines[0], "127.0.0.5") {
+		t.Fatalf("known_hosts = %q, want one hashed entry", lines)
+	}
+	strict, err := New(Options{Host: "127.0.0.5", Port: 2222, UserFiles: []string{known}, Strict: "yes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := strict.Callback()("", nil, key); err != nil {
+		t.Errorf("the hashed entry does not verify: %v", err)
+	}
+}

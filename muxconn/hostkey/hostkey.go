@@ -38,6 +38,9 @@ type Options struct {
 	// fleet never prompts), "accept-new" or "no". Empty means ssh's default,
 	// "ask". OpenSSH's synonyms "true", "false" and "off" are accepted too.
 	Strict string
+	// Hash writes the host name of a key added by accept-new hashed, as
+	// OpenSSH's HashKnownHosts does.
+	Hash bool
 	// Warn, when set, receives what ssh would print as a warning: a changed
 	// key accepted because Strict is "no", or a key added by accept-new.
 	// It may be called from several goroutines at once.

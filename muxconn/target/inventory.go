@@ -23,7 +23,7 @@ type assigns []assign
 // knownOptions are the ssh_config options fleet reads. Others, in the
 // config files or in -o, are ignored, as ssh ignores what it does not use.
 var knownOptions = map[string]bool{
-	"hostname": true, "user": true, "port": true, "identityfile": true, "identitiesonly": true,
+	"hostname": true, "user": true, "port": true, "identityfile": true, "identitiesonly": true, "hashknownhosts": true,
 	"identityagent": true, "proxyjump": true, "proxycommand": true, "userknownhostsfile": true,
 	"globalknownhostsfile": true, "stricthostkeychecking": true, "hostkeyalias": true,
 	"connecttimeout": true, "serveraliveinterval": true, "serveralivecountmax": true,

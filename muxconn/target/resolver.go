@@ -344,7 +344,7 @@ func (a assign) args() ([]string, error) {
 // optionName spells an option as ssh_config does, for messages.
 var optionName = map[string]string{
 	"hostname": "HostName", "user": "User", "port": "Port", "identityfile": "IdentityFile",
-	"identitiesonly": "IdentitiesOnly", "identityagent": "IdentityAgent", "proxyjump": "ProxyJump",
+	"identitiesonly": "IdentitiesOnly", "hashknownhosts": "HashKnownHosts", "identityagent": "IdentityAgent", "proxyjump": "ProxyJump",
 	"proxycommand": "ProxyCommand", "userknownhostsfile": "UserKnownHostsFile",
 	"globalknownhostsfile": "GlobalKnownHostsFile", "stricthostkeychecking": "StrictHostKeyChecking",
 	"hostkeyalias": "HostKeyAlias", "connecttimeout": "ConnectTimeout",
@@ -586,6 +586,11 @@ func (h *hostResolution) resolveRest(tk *tokens) error {
 		{"identitiesonly", "no", func(v string) error {
 			b, err := yesNo(v)
 			t.IdentitiesOnly = b
+			return err
+		}},
+		{"hashknownhosts", "no", func(v string) error {
+			b, err := yesNo(v)
+			t.HashKnownHosts = b
 			return err
 		}},
 		{"stricthostkeychecking", "ask", func(v string) (err error) {

@@ -30,6 +30,9 @@ type Target struct {
 	// StrictHostKeyChecking is "yes", "accept-new", "no" or "ask". fleet
 	// never prompts, so "ask" behaves as "yes".
 	StrictHostKeyChecking string
+	// HashKnownHosts hashes the host names of keys that accept-new adds
+	// (Debian's /etc/ssh/ssh_config turns it on).
+	HashKnownHosts bool
 	// HostKeyAlias, when set, is the name looked up in known_hosts instead
 	// of HostName.
 	HostKeyAlias string

@@ -60,6 +60,7 @@ func (t *Target) WriteConfig(w io.Writer) error {
 	add("userknownhostsfile", fileList(t.UserKnownHostsFiles))
 	add("globalknownhostsfile", fileList(t.GlobalKnownHostsFiles))
 	add("stricthostkeychecking", t.StrictHostKeyChecking)
+	add("hashknownhosts", yesNoString(t.HashKnownHosts))
 	if t.HostKeyAlias != "" {
 		add("hostkeyalias", t.HostKeyAlias)
 	}
