@@ -2,6 +2,7 @@ package muxconn
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -13,6 +14,7 @@ type SessionGate struct {
 	limit  int
 	active int
 	peak   int
+	proven int           // the most sessions the server has accepted at once
 	freed  chan struct{} // closed and replaced each time a slot frees
 }
 
@@ -22,7 +24,12 @@ func NewSessionGate(limit int) *SessionGate {
 }
 
 // Acquire waits for a free slot, or for ctx to end.
-func (g *SessionGate) Acquire(ctx context.Context) error {
+func (g *SessionGate) Acquire(ctx context.Context) error { return g.acquire(ctx, nil) }
+
+// errGone is acquire's error when the connection went away while waiting.
+var errGone = errors.New("muxconn: connection gone")
+
+func (g *SessionGate) acquire(ctx context.Context, gone <-chan struct{}) error {
 	for {
 		g.mu.Lock()
 		if g.active < g.limit {
@@ -37,8 +44,18 @@ func (g *SessionGate) Acquire(ctx context.Context) error {
 		case <-freed:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-gone:
+			return errGone
 		}
 	}
+}
+
+// opened records that the server accepted a session with the caller's
+// slot held, proving it takes this many at once.
+func (g *SessionGate) opened() {
+	g.mu.Lock()
+	g.proven = max(g.proven, g.active)
+	g.mu.Unlock()
 }
 
 // Release frees a slot taken by Acquire.
@@ -51,19 +68,20 @@ func (g *SessionGate) Release() {
 }
 
 // refused handles a channel open the server refused while the caller held
-// a slot. The server's own limit is lower than ours (a lower MaxSessions, or
-// another client sharing the connection), so the gate gives the slot back
-// and lowers its limit to the sessions still running. It returns a channel
-// closed when one of them ends, or nil when none of ours is running and
-// only a timed retry can help.
+// a slot. Either the server's limit is lower than ours (a lower
+// MaxSessions, or another client sharing the connection), or it has not yet
+// freed the slot of a session that just ended. The gate gives the slot
+// back and lowers its limit to the sessions still running, but never below
+// what the server has already accepted at once. It returns a channel closed
+// when one of ours ends, or nil when none is running.
 func (g *SessionGate) refused() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.active--
+	g.limit = max(g.active, g.proven, 1)
 	if g.active == 0 {
 		return nil
 	}
-	g.limit = max(g.active, 1)
 	return g.freed
 }
 

@@ -204,14 +204,49 @@ type Command struct {
 // first. It returns nil when the command exits 0, *ExitError for another
 // status, *TimeoutError when c.Timeout passed, an *UnreachableError when the
 // connection died, and ctx.Err() when ctx ended first. On timeout or
-// cancellation the remote process is sent SIGTERM and the channel closed.
+// cancellation the remote process is sent SIGTERM and the channel closed,
+// and Run returns within abandonGrace even if the host has stopped
+// answering.
 func (m *Master) Run(ctx context.Context, c Command) error {
 	s, err := m.NewSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	sess := s.Session
+	// Every call below waits for the server (Setenv and Start want a
+	// reply; Wait wants the exit status), and none takes a context. They
+	// run aside, owned by the master, so a frozen host can't hold Run past
+	// its context; closing the master ends them.
+	if !m.track() {
+		s.Close()
+		return m.lost()
+	}
+	res := make(chan error, 1)
+	go func() {
+		defer m.opens.Done()
+		res <- m.exec(s.Session, c)
+	}()
+
+	var timeout <-chan time.Time
+	if c.Timeout > 0 {
+		t := time.NewTimer(c.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case err := <-res:
+		s.Close()
+		return m.settle(ctx, err)
+	case <-timeout:
+		m.abandon(s, res)
+		return &TimeoutError{After: c.Timeout}
+	case <-ctx.Done():
+		m.abandon(s, res)
+		return ctx.Err()
+	}
+}
+
+// exec starts c on sess and waits for it to end.
+func (m *Master) exec(sess *ssh.Session, c Command) error {
 	for k, v := range c.Env {
 		// sshd drops variables its AcceptEnv doesn't list; that is not an error.
 		_ = sess.Setenv(k, v)
@@ -221,46 +256,44 @@ func (m *Master) Run(ctx context.Context, c Command) error {
 	}
 	sess.Stdout = orDiscard(c.Stdout)
 	sess.Stderr = orDiscard(c.Stderr)
-
 	if err := sess.Start(c.Cmd); err != nil {
-		if m.dead() {
-			return m.lost()
-		}
-		return fmt.Errorf("muxconn: %s: starting command: %w", m.Target.Alias, err)
+		return &startError{err}
 	}
 	if c.Started != nil {
 		c.Started()
 	}
+	return sess.Wait()
+}
 
-	var timeout <-chan time.Time
-	if c.Timeout > 0 {
-		t := time.NewTimer(c.Timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- sess.Wait() }()
+type startError struct{ err error }
+
+func (e *startError) Error() string { return "starting command: " + e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// abandonGrace is how long a cancelled Run waits for the remote command to
+// acknowledge its end before returning anyway.
+const abandonGrace = 500 * time.Millisecond
+
+// abandon signals the remote command and closes its channel, then waits a
+// little for the session to end; a host that doesn't answer is left to the
+// master, whose Close (or keepalive) ends the session's goroutine.
+func (m *Master) abandon(s *Session, res <-chan error) {
+	_ = s.Signal(ssh.SIGTERM)
+	s.Close()
+	t := time.NewTimer(abandonGrace)
+	defer t.Stop()
 	select {
-	case err := <-waited:
-		return m.exitError(err)
-	case <-timeout:
-		m.interrupt(sess, waited)
-		return &TimeoutError{After: c.Timeout}
-	case <-ctx.Done():
-		m.interrupt(sess, waited)
-		return ctx.Err()
+	case <-res:
+	case <-t.C:
+	case <-m.done:
 	}
 }
 
-// interrupt signals the remote command, closes the channel, and waits for
-// the session's Wait to return so no goroutine outlives Run.
-func (m *Master) interrupt(sess *ssh.Session, waited <-chan error) {
-	_ = sess.Signal(ssh.SIGTERM)
-	sess.Close()
-	<-waited
-}
-
-func (m *Master) exitError(err error) error {
+// settle turns a session's error into Run's result. A channel torn down
+// without an exit status usually means the connection died, which x/crypto
+// reports to pending channels a moment before Client.Wait returns; wait
+// briefly for that so the host is reported unreachable, not failed.
+func (m *Master) settle(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -271,18 +304,32 @@ func (m *Master) exitError(err error) error {
 		}
 		return &ExitError{Status: exit.ExitStatus()}
 	}
-	// No exit status: the channel was torn down. If the connection died,
-	// say so; the watcher may need a moment to notice.
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
 	select {
 	case <-m.done:
 		return m.lost()
-	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 	}
 	var missing *ssh.ExitMissingError
 	if errors.As(err, &missing) {
 		return fmt.Errorf("muxconn: %s: the command ended without an exit status", m.Target.Alias)
 	}
 	return fmt.Errorf("muxconn: %s: %w", m.Target.Alias, err)
+}
+
+// track registers a goroutine that Close must wait for; it reports false
+// once Close has begun.
+func (m *Master) track() bool {
+	m.opensMu.Lock()
+	defer m.opensMu.Unlock()
+	if m.closing {
+		return false
+	}
+	m.opens.Add(1)
+	return true
 }
 
 func orDiscard(w io.Writer) io.Writer {

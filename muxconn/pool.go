@@ -88,6 +88,10 @@ func (p *Pool) Get(ctx context.Context, t *target.Target) (*Master, error) {
 			}
 			if e.err != nil {
 				p.release(key, e)
+				if ctx.Err() == nil && (e.err == context.Canceled || e.err == context.DeadlineExceeded) {
+					// The caller that dialled gave up; this one hasn't.
+					continue
+				}
 				return nil, e.err
 			}
 			if e.master.dead() {
@@ -107,10 +111,14 @@ func (p *Pool) Get(ctx context.Context, t *target.Target) (*Master, error) {
 		if m != nil {
 			m.release = func() { p.release(key, e) }
 		}
+		if err != nil {
+			// Failures are not cached: forget the entry before waking the
+			// waiters, so a retry dials anew.
+			p.forget(key, e)
+		}
 		close(e.ready)
 		if err != nil {
 			p.release(key, e)
-			p.forget(key, e)
 			return nil, err
 		}
 		return m, nil
@@ -150,12 +158,19 @@ func (p *Pool) Close() error {
 	}
 	p.masters = map[string]*poolEntry{}
 	p.mu.Unlock()
+	// Concurrently: a target's Close may wait on its jump host's.
+	var wg sync.WaitGroup
 	for _, e := range entries {
-		<-e.ready
-		if e.master != nil {
-			e.master.Close()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-e.ready
+			if e.master != nil {
+				e.master.Close()
+			}
+		}()
 	}
+	wg.Wait()
 	return nil
 }
 
@@ -185,6 +200,15 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 			return nil, p.unreachable(ctx, t, addr, err, false)
 		}
 		conn, err = jump.client.DialContext(dctx, "tcp", addr)
+		if err == nil {
+			hc, ok := newHopConn(jump, conn)
+			if !ok {
+				conn.Close()
+				jump.Release()
+				return nil, jump.lost()
+			}
+			conn = hc
+		}
 	} else {
 		var d net.Dialer
 		conn, err = d.DialContext(dctx, "tcp", addr)

@@ -33,25 +33,31 @@ func (s *Session) Close() error {
 const refusedRetries = 50
 
 // NewSession opens a session once the gate admits it. A refused open is
-// not an error: the server's limit is lower than the gate's, so the master
-// waits for one of its running sessions to end and tries again.
+// not an error: the server's limit is lower than the gate's (or it has not
+// yet freed the slot of a session that just ended), so the master waits
+// for one of its running sessions to end, or a short backoff, and tries
+// again.
 func (m *Master) NewSession(ctx context.Context) (*Session, error) {
 	backoff := 10 * time.Millisecond
 	for idle := 0; ; {
-		if err := m.gate.Acquire(ctx); err != nil {
+		if err := m.gate.acquire(ctx, m.done); err != nil {
+			if errors.Is(err, errGone) {
+				return nil, m.lost()
+			}
 			return nil, err
 		}
 		s, err := m.open(ctx)
 		if err == nil {
+			m.gate.opened()
 			return &Session{Session: s, m: m}, nil
 		}
 		var refused *ssh.OpenChannelError
 		if !errors.As(err, &refused) {
 			m.gate.Release()
-			if m.dead() {
-				return nil, m.lost()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			return nil, err
+			return nil, m.settle(ctx, err)
 		}
 		wait := m.gate.refused()
 		if wait == nil {
@@ -59,65 +65,56 @@ func (m *Master) NewSession(ctx context.Context) (*Session, error) {
 			if idle > refusedRetries {
 				return nil, fmt.Errorf("muxconn: %s: the server refuses every session (%s) though none of fleet's is open; is MaxSessions 0 in its sshd_config?", m.Target.Alias, refused.Message)
 			}
-			t := time.NewTimer(backoff)
-			backoff = min(backoff*2, time.Second)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-m.done:
-				t.Stop()
-				return nil, m.lost()
-			}
-			continue
 		}
+		t := time.NewTimer(backoff)
+		backoff = min(backoff*2, time.Second)
 		select {
-		case <-wait:
+		case <-wait: // nil when none of ours runs: only the timer then
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return nil, ctx.Err()
 		case <-m.done:
+			t.Stop()
 			return nil, m.lost()
 		}
+		t.Stop()
 	}
 }
 
-// open opens a session channel. x/crypto's NewSession takes no context
-// and blocks until the server answers, so it runs aside; a cancelled caller
-// returns at once and the session, if it opens after all, is closed.
+// open opens a session channel. x/crypto's NewSession takes no context and
+// blocks until the server answers, so it runs aside, owned by the master; a
+// caller that gives up abandons it, and a session that opens after all is
+// closed.
 func (m *Master) open(ctx context.Context) (*ssh.Session, error) {
 	type opened struct {
 		s   *ssh.Session
 		err error
 	}
-	m.opensMu.Lock()
-	if m.closing {
-		m.opensMu.Unlock()
+	if !m.track() {
 		return nil, m.lost()
 	}
-	m.opens.Add(1)
-	m.opensMu.Unlock()
-	ch := make(chan opened, 1)
+	ch := make(chan opened)
+	abandoned := make(chan struct{})
 	go func() {
 		defer m.opens.Done()
 		s, err := m.client.NewSession()
-		ch <- opened{s, err}
+		select {
+		case ch <- opened{s, err}:
+		case <-abandoned:
+			if s != nil {
+				s.Close()
+			}
+		}
 	}()
 	select {
 	case o := <-ch:
 		return o.s, o.err
 	case <-ctx.Done():
-		m.opens.Add(1)
-		go func() {
-			defer m.opens.Done()
-			if o := <-ch; o.s != nil {
-				o.s.Close()
-			}
-		}()
+		close(abandoned)
 		return nil, ctx.Err()
 	case <-m.done:
-		// The connection is gone, so the open returns soon; wait for it.
-		<-ch
+		close(abandoned)
 		return nil, m.lost()
 	}
 }

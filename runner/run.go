@@ -117,7 +117,9 @@ func Run(ctx context.Context, conn Connector, hosts []Host, opts Options) *Outco
 		})
 	}
 	g.Wait()
-	t.o.Interrupted = ctx.Err() != nil
+	// Interrupted means some host did not finish, not merely that ctx
+	// ended after the last one did.
+	t.o.Interrupted = len(t.o.OK)+len(t.o.Failed)+len(t.o.Unreachable) < len(hosts)
 	return &t.o
 }
 
@@ -196,11 +198,12 @@ func runStep(ctx context.Context, m *muxconn.Master, host string, step int, cmd 
 	stdout.Close()
 	stderr.Close()
 	res.End = time.Now()
-	if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
-		if err != nil {
-			res.Start = time.Time{} // interrupted: reported by nobody
-			return res
-		}
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: the host is not reported at all, so neither is
+		// the step, whatever error the interruption caused.
+		res.Start = time.Time{}
+		res.Status = report.Failed
+		return res
 	}
 	var exit *muxconn.ExitError
 	switch {
