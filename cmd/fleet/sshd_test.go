@@ -537,3 +537,52 @@ func TestSSHDAcceptNew(t *testing.T) {
 		t.Errorf("strict run after accept-new: exit %d, want 0", r.code)
 	}
 }
+
+// A server that allows one session per connection (MaxSessions 1): every
+// parallel command still runs, over one connection, with the refused opens
+// retried as sessions end.
+func TestSSHDMaxSessionsOne(t *testing.T) {
+	lab := newSSHDLab(t, 1, sshdtest.Options{MaxSessions: 1})
+	lab.write(t)
+	args := []string{"run", "all", "--parallel"}
+	for i := range 5 {
+		args = append(args, "-c", fmt.Sprintf("sleep 0.1; echo s%d", i))
+	}
+	r := lab.fleet(t, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0", r.code)
+	}
+	for i := range 5 {
+		if !strings.Contains(r.stdout, fmt.Sprintf("| s%d\n", i)) {
+			t.Errorf("no output from command %d", i)
+		}
+	}
+	if got := lab.servers[0].CountLog("Connection from"); got != 1 {
+		t.Errorf("%d connections, want 1", got)
+	}
+}
+
+// A key the server doesn't accept: the host is unreachable with cause auth.
+func TestSSHDAuthFailure(t *testing.T) {
+	lab := newSSHDLab(t, 1, sshdtest.Options{})
+	lab.write(t)
+	other := filepath.Join(lab.dir, "other_key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	conf := strings.Replace(readFile(t, lab.sshConfig), "IdentityFile "+sshdtest.ClientKeyPath(), "IdentityFile "+other, 1)
+	writeFile(t, lab.sshConfig, conf)
+	r := lab.fleet(t, "ping", "all")
+	if r.code != 4 || !regexp.MustCompile(`(?m)^h01\s+UNREACHABLE\s+auth: authentication failed`).MatchString(r.stdout) {
+		t.Errorf("exit %d; want 4 and h01 unreachable with cause auth", r.code)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
