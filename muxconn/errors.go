@@ -75,7 +75,7 @@ func IsUnreachable(err error) bool {
 }
 
 // classify wraps a dial/handshake error with its cause.
-func classify(host, addr string, err error, timeout time.Duration, reachedAuth bool) *UnreachableError {
+func classify(host, addr, user string, err error, timeout time.Duration, reachedAuth bool) *UnreachableError {
 	u := &UnreachableError{Host: host, Addr: addr, Cause: CauseOther, Err: err}
 	var hk *hostkey.Error
 	var dnsErr *net.DNSError
@@ -97,10 +97,22 @@ func classify(host, addr string, err error, timeout time.Duration, reachedAuth b
 		u.Cause = CauseResolve
 	case reachedAuth && strings.Contains(err.Error(), "unable to authenticate"):
 		u.Cause = CauseAuth
-		u.Err = fmt.Errorf("authentication failed: %w", err)
+		// x/crypto says "ssh: handshake failed: ssh: unable to
+		// authenticate, attempted methods [...], ..."; keep the methods.
+		tried := ""
+		if msg := err.Error(); strings.Contains(msg, "attempted methods [") {
+			i := strings.Index(msg, "attempted methods [")
+			if j := strings.Index(msg[i:], "]"); j > 0 {
+				tried = " (" + msg[i:i+j+1] + ")"
+			}
+		}
+		u.Err = fmt.Errorf("authentication as %q failed: %w%s", user, errAuth, tried)
 	}
 	return u
 }
+
+// errAuth marks authentication failures on an UnreachableError's chain.
+var errAuth = errors.New("the server accepted none of the credentials offered")
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -316,7 +316,7 @@ func TestConnectFailures(t *testing.T) {
 		}, muxconn.CauseTimeout, "within 300ms"},
 		{"unknown host key", func(t *target.Target) { t.UserKnownHostsFiles = []string{filepath.Join(l.Dir, "none")} }, muxconn.CauseHostKey, "not known"},
 		{"changed host key", func(t *target.Target) { t.UserKnownHostsFiles = []string{wrongKnown} }, muxconn.CauseHostKey, "changed"},
-		{"auth", func(t *target.Target) { t.IdentityFiles = nil }, muxconn.CauseAuth, "authentication failed"},
+		{"auth", func(t *target.Target) { t.IdentityFiles = nil }, muxconn.CauseAuth, "authentication as \"tester\" failed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -263,7 +263,7 @@ func (p *Pool) unreachable(ctx context.Context, t *target.Target, addr string, e
 		// The run was cancelled: that is not the host's fault.
 		return ctx.Err()
 	}
-	return classify(t.Alias, addr, err, t.ConnectTimeout, reachedAuth)
+	return classify(t.Alias, addr, t.User, err, t.ConnectTimeout, reachedAuth)
 }
 
 func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig, []string, error) {

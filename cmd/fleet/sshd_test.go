@@ -573,7 +573,7 @@ func TestSSHDAuthFailure(t *testing.T) {
 	conf := strings.Replace(readFile(t, lab.sshConfig), "IdentityFile "+sshdtest.ClientKeyPath(), "IdentityFile "+other, 1)
 	writeFile(t, lab.sshConfig, conf)
 	r := lab.fleet(t, "ping", "all")
-	if r.code != 4 || !regexp.MustCompile(`(?m)^h01\s+UNREACHABLE\s+auth: authentication failed`).MatchString(r.stdout) {
+	if r.code != 4 || !regexp.MustCompile(`(?m)^h01\s+UNREACHABLE\s+auth: authentication as "fleet-test" failed: the server accepted none`).MatchString(r.stdout) {
 		t.Errorf("exit %d; want 4 and h01 unreachable with cause auth", r.code)
 	}
 }
