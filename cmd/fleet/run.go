@@ -168,13 +168,13 @@ func (opts *runOptions) stdin() ([]byte, error) {
 		return nil, nil
 	}
 	if f, ok := a.io.In.(*os.File); ok {
-		// Only a pipe or a file is input meant for the hosts; /dev/null or a
-		// closed stdin (as under CI runners) sends nothing.
+		// A pipe, socket or file is input meant for the hosts; a terminal,
+		// /dev/null or a closed stdin (as under CI runners) sends nothing.
 		st, err := f.Stat()
-		if err != nil || st.Mode()&(os.ModeNamedPipe|os.ModeCharDevice) == 0 && !st.Mode().IsRegular() {
+		if err != nil {
 			return nil, nil
 		}
-		if st.Mode()&os.ModeCharDevice != 0 {
+		if m := st.Mode(); m&(os.ModeNamedPipe|os.ModeSocket) == 0 && !m.IsRegular() {
 			return nil, nil
 		}
 	}
