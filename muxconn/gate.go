@@ -23,12 +23,10 @@ func NewSessionGate(limit int) *SessionGate {
 	return &SessionGate{limit: max(limit, 1), freed: make(chan struct{})}
 }
 
-// Acquire waits for a free slot, or for ctx to end.
-func (g *SessionGate) Acquire(ctx context.Context) error { return g.acquire(ctx, nil) }
-
 // errGone is acquire's error when the connection went away while waiting.
 var errGone = errors.New("muxconn: connection gone")
 
+// acquire waits for a free slot, for ctx to end, or for gone to close.
 func (g *SessionGate) acquire(ctx context.Context, gone <-chan struct{}) error {
 	for {
 		g.mu.Lock()
@@ -58,7 +56,7 @@ func (g *SessionGate) opened() {
 	g.mu.Unlock()
 }
 
-// Release frees a slot taken by Acquire.
+// Release frees a slot taken by acquire.
 func (g *SessionGate) Release() {
 	g.mu.Lock()
 	g.active--

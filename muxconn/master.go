@@ -195,9 +195,6 @@ type Command struct {
 	Env    map[string]string
 	// Timeout stops the command after this long; 0 means no limit.
 	Timeout time.Duration
-	// Started, if set, is called once the session is open and the command
-	// sent: the time from here to the return is the command's own time.
-	Started func()
 }
 
 // Run runs c in a new session on the master, waiting for a session slot
@@ -258,9 +255,6 @@ func (m *Master) exec(sess *ssh.Session, c Command) error {
 	sess.Stderr = orDiscard(c.Stderr)
 	if err := sess.Start(c.Cmd); err != nil {
 		return &startError{err}
-	}
-	if c.Started != nil {
-		c.Started()
 	}
 	return sess.Wait()
 }

@@ -3,7 +3,6 @@ package muxconn_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -35,11 +34,6 @@ type lab struct{ *labtest.Lab }
 
 func newLab(t *testing.T, n int, opts labhost.Options) *lab {
 	return &lab{labtest.Start(t, n, opts)}
-}
-
-func newSigner(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
-	priv, s := labtest.NewKey(t)
-	return s, priv
 }
 
 func (l *lab) target(i int) *target.Target { return l.Target(i) }
@@ -299,7 +293,7 @@ func TestConnectFailures(t *testing.T) {
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
 
-	otherKey, _ := newSigner(t)
+	_, otherKey := labtest.NewKey(t)
 	wrongKnown := filepath.Join(l.Dir, "wrong_known_hosts")
 	os.WriteFile(wrongKnown, []byte(knownhosts.Line([]string{l.Hosts[0].Addr().String()}, otherKey.PublicKey())+"\n"), 0o600)
 

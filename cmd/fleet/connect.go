@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"fleetrun.dev/fleet/diag"
 	"fleetrun.dev/fleet/inventory"
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/muxconn/hostkey"
@@ -51,9 +52,8 @@ func addConnFlags(cmd *cobra.Command, cf *connFlags) {
 // conns is what a command needs to reach hosts: settings, credentials and
 // the connection pool. close releases all of it.
 type conns struct {
-	resolver *target.Resolver
-	auth     *muxconn.Auth
-	pool     *muxconn.Pool
+	auth *muxconn.Auth
+	pool *muxconn.Pool
 }
 
 func (c *conns) close() {
@@ -145,8 +145,7 @@ func (a *app) connect(cf *connFlags, pattern string) (*conns, []runner.Host, err
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &conns{resolver: r}
-	c.auth = &muxconn.Auth{Prompt: a.prompter(), AskPass: cf.askPass}
+	c := &conns{auth: &muxconn.Auth{Prompt: a.prompter(), AskPass: cf.askPass}}
 	if cf.askPass {
 		if err := c.auth.AskPassword(); err != nil {
 			return nil, nil, err
@@ -161,7 +160,7 @@ func (a *app) connect(cf *connFlags, pattern string) (*conns, []runner.Host, err
 }
 
 func (a *app) warnf(format string, args ...any) {
-	fmt.Fprintf(a.io.ErrOut, "fleet: warning: "+format+"\n", args...)
+	a.printWarnings([]diag.Warning{{Msg: fmt.Sprintf(format, args...)}})
 }
 
 // debugf prints -v diagnostics on stderr.

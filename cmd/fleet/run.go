@@ -115,7 +115,6 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	}
 	color := a.io.ColorEnabled()
 	var out report.Sink
-	var summary *report.SummarySink
 	switch {
 	case opts.Output == "json":
 		out = report.NewJSON(a.io.Out)
@@ -127,7 +126,7 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	sink := out
 	hints := &hintSink{}
 	if opts.Output == "text" {
-		summary = report.NewSummary(a.io.ErrOut, report.SummaryOptions{Color: a.io.IsStderrTTY() && color})
+		summary := report.NewSummary(a.io.ErrOut, report.SummaryOptions{Color: a.io.IsStderrTTY() && color})
 		sink = report.Multi(out, summary, hints)
 	}
 
