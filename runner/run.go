@@ -161,21 +161,17 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 		}
 	}
 	if ctx.Err() != nil {
-		return 0, false
+		return 0, false // interrupted: the host is not reported
 	}
-	st, steps := report.OK, 0
+	st := report.OK
 	var firstErr error
 	for _, r := range results {
-		if r.Start.IsZero() {
-			continue // interrupted before it ran
-		}
-		steps++
 		if r.Status > st {
 			st = r.Status
 			firstErr = r.Err
 		}
 	}
-	return hostDone(st, firstErr, steps)
+	return hostDone(st, firstErr, len(results))
 }
 
 func runStep(ctx context.Context, m *muxconn.Master, host string, step int, cmd string, opts Options) report.StepResult {
@@ -200,8 +196,8 @@ func runStep(ctx context.Context, m *muxconn.Master, host string, step int, cmd 
 	res.End = time.Now()
 	if err != nil && ctx.Err() != nil {
 		// Interrupted: the host is not reported at all, so neither is
-		// the step, whatever error the interruption caused.
-		res.Start = time.Time{}
+		// the step, whatever error the interruption caused. Failed stops
+		// a sequence.
 		res.Status = report.Failed
 		return res
 	}
