@@ -47,6 +47,11 @@ type agentConn struct {
 	client agent.ExtendedAgent
 	conn   net.Conn
 	err    error
+
+	// The agent's keys are listed once per run, not once per host.
+	signersOnce sync.Once
+	signers     []ssh.Signer
+	signersErr  error
 }
 
 type keyFile struct {
@@ -69,14 +74,29 @@ func (a *Auth) Close() error {
 	return nil
 }
 
-func (a *Auth) agent(sock string) (agent.ExtendedAgent, error) {
+// agentSigners returns the keys of the agent at sock, asking it once.
+func (a *Auth) agentSigners(sock string) ([]ssh.Signer, error) {
+	c := a.agent(sock)
+	if c.err != nil {
+		return nil, c.err
+	}
+	c.signersOnce.Do(func() {
+		c.signers, c.signersErr = c.client.Signers()
+		if c.signersErr != nil {
+			c.signersErr = fmt.Errorf("ssh-agent at %s: %w", sock, c.signersErr)
+		}
+	})
+	return c.signers, c.signersErr
+}
+
+func (a *Auth) agent(sock string) *agentConn {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.agents == nil {
 		a.agents = map[string]*agentConn{}
 	}
 	if c, ok := a.agents[sock]; ok {
-		return c.client, c.err
+		return c
 	}
 	c := &agentConn{}
 	conn, err := net.Dial("unix", sock)
@@ -89,7 +109,7 @@ func (a *Auth) agent(sock string) (agent.ExtendedAgent, error) {
 		c.client = agent.NewClient(conn)
 	}
 	a.agents[sock] = c
-	return c.client, c.err
+	return c
 }
 
 func (a *Auth) key(path string) *keyFile {
@@ -182,15 +202,11 @@ func (a *Auth) methods(t *target.Target, reached func()) (methods []ssh.AuthMeth
 	}
 	var agentSigners []ssh.Signer
 	if t.IdentityAgent != "" {
-		if ag, err := a.agent(t.IdentityAgent); err == nil {
-			if signers, err := ag.Signers(); err == nil {
-				agentSigners = signers
-			} else {
-				skipped = append(skipped, fmt.Sprintf("ssh-agent: %v", err))
-			}
-		} else {
+		signers, err := a.agentSigners(t.IdentityAgent)
+		if err != nil {
 			skipped = append(skipped, err.Error())
 		}
+		agentSigners = signers
 	}
 	methods = append(methods, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
 		if reached != nil {
