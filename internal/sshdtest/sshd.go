@@ -52,13 +52,23 @@ func Require(t testing.TB) string {
 		err = errors.New("sshdtest needs Linux (it reads /proc)")
 	}
 	if err != nil {
-		msg := fmt.Sprintf("sshd not found: install openssh-server; set FLEET_REQUIRE_SSHD=1 to make this a failure (%v)", err)
-		if os.Getenv("FLEET_REQUIRE_SSHD") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		unavailable(t, fmt.Sprintf("sshd not found: install openssh-server (%v)", err))
 	}
 	return path
+}
+
+// requireEnv names the variable that turns a skip for want of something on
+// the machine into a failure.
+const requireEnv = "FLEET_REQUIRE_SSHD"
+
+// unavailable skips the test because the machine lacks what it needs, as
+// msg says, or fails it when FLEET_REQUIRE_SSHD=1.
+func unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv(requireEnv) == "1" {
+		t.Fatalf("sshdtest: %s (a failure because %s=1)", msg, requireEnv)
+	}
+	t.Skipf("sshdtest: %s; set %s=1 to make this a failure", msg, requireEnv)
 }
 
 // findSSHD looks sshd up with lookPath, then tries fallback.
@@ -89,6 +99,22 @@ type Options struct {
 	// HostKey lines (which is sshd's order of preference): "ed25519",
 	// "ecdsa" (P-256) or "rsa" (2048 bits). Empty means {"ed25519"}.
 	HostKeyTypes []string
+	// SFTP chooses the sftp subsystem. Empty means the system's
+	// sftp-server binary (sshd's internal-sftp when there is none); "none"
+	// configures no subsystem at all, like a host without sftp, so that a
+	// client's subsystem request fails; anything else is written verbatim
+	// as the command of the "Subsystem sftp" line, e.g. "internal-sftp" or
+	// "/usr/lib/openssh/sftp-server -l DEBUG3". sshd runs it with the login
+	// user's shell, but checks first that its first word is an existing
+	// file (except for internal-sftp).
+	SFTP string
+	// FileSizeLimitKB, when positive, caps the files the sftp subsystem
+	// writes at that many KiB (RLIMIT_FSIZE, as `ulimit -f` sets it): a
+	// write past it fails with EFBIG, which sftp-server answers with
+	// SSH_FX_FAILURE, while the session goes on. This is how tests make a
+	// disk full. It needs a separate sftp-server process, so it cannot be
+	// combined with "internal-sftp" or "none".
+	FileSizeLimitKB int
 	// Extra lines are appended to sshd_config. Keep Match blocks here.
 	// SetEnv lines before any Match are merged into the server's own SetEnv,
 	// because sshd uses only the first SetEnv line.
@@ -167,6 +193,13 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("sshdtest: %v", err)
 	}
 
+	subsystem, err := sftpSubsystem(dir, opts)
+	if errors.Is(err, errNoSFTPServer) {
+		unavailable(t, errNoSFTPServer.Error())
+	} else if err != nil {
+		t.Fatal(err)
+	}
+
 	s := &Server{
 		t:          t,
 		sshdPath:   sshdPath,
@@ -183,6 +216,7 @@ func Start(t testing.TB, opts Options) *Server {
 		hostKeys:    keyPaths,
 		authorized:  authorized,
 		marker:      s.marker,
+		sftp:        subsystem,
 		maxSessions: opts.MaxSessions,
 		extra:       opts.Extra,
 		penalties:   supportsPenalties(sshdPath),
@@ -282,6 +316,7 @@ type configTemplate struct {
 	hostKeys    []string
 	authorized  string
 	marker      string
+	sftp        string // command of the sftp subsystem; empty for none
 	maxSessions int
 	extra       []string
 	penalties   bool
@@ -306,7 +341,9 @@ func (c configTemplate) render(addr string, port int) string {
 	line("AuthorizedKeysFile %s", quote(strings.ReplaceAll(c.authorized, "%", "%%")))
 	line("StrictModes no")
 	line("LogLevel VERBOSE")
-	line("Subsystem sftp %s", sftpServer())
+	if c.sftp != "" {
+		line("Subsystem sftp %s", c.sftp)
+	}
 	// Tests open many connections at once; the default 10:30:100 drops some.
 	line("MaxStartups 100:30:200")
 	line("AcceptEnv LANG LC_* FLEET_*")
@@ -342,21 +379,6 @@ func (c configTemplate) render(addr string, port int) string {
 }
 
 func quote(path string) string { return `"` + path + `"` }
-
-// sftpServer returns the sftp-server binary, or sshd's built-in one.
-func sftpServer() string {
-	for _, p := range []string{
-		"/usr/lib/openssh/sftp-server",     // Debian, Ubuntu
-		"/usr/libexec/openssh/sftp-server", // Fedora, RHEL
-		"/usr/lib/ssh/sftp-server",         // Arch, Alpine
-		"/usr/libexec/sftp-server",         // macOS, BSD
-	} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "internal-sftp"
-}
 
 var penaltiesCache sync.Map // sshd path → bool
 

@@ -138,27 +138,38 @@ func ensureTestUser() error {
 // unlockPassword replaces a locked password field ("!…", as useradd and
 // passwd -l leave it) with "*", so that sshd without PAM accepts the user.
 func unlockPassword() error {
+	if field, ok := shadowPassword(); ok && strings.HasPrefix(field, "!") {
+		return clearPassword()
+	}
+	return nil // no shadow file or line: nothing can be locked there
+}
+
+// shadowPassword returns TestUser's password field in /etc/shadow, and
+// false if there is no such file or line.
+func shadowPassword() (string, bool) {
 	f, err := os.Open("/etc/shadow")
 	if err != nil {
-		return nil // no shadow file: nothing can be locked there
+		return "", false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) < 2 || fields[0] != TestUser {
-			continue
+		if name, rest, ok := strings.Cut(sc.Text(), ":"); ok && name == TestUser {
+			field, _, _ := strings.Cut(rest, ":")
+			return field, true
 		}
-		if !strings.HasPrefix(fields[1], "!") {
-			return nil
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, "usermod", "--password", "*", TestUser).CombinedOutput(); err != nil {
-			return fmt.Errorf("sshdtest: unlock test user %s: %v: %s (run: usermod -p '*' %s)",
-				TestUser, err, strings.TrimSpace(string(out)), TestUser)
-		}
-		return nil
+	}
+	return "", false
+}
+
+// clearPassword sets TestUser's password field to "*": no password, yet not
+// locked, so that sshd without PAM lets the user in with a key.
+func clearPassword() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "usermod", "--password", "*", TestUser).CombinedOutput(); err != nil {
+		return fmt.Errorf("sshdtest: clear the password of test user %s: %v: %s (run: usermod -p '*' %s)",
+			TestUser, err, strings.TrimSpace(string(out)), TestUser)
 	}
 	return nil
 }
