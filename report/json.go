@@ -19,10 +19,20 @@ import (
 //	{"type":"host","host":"web01","status":"ok","error":"","steps":1,"start":…,"end":…,"duration_ms":15}
 //	{"type":"summary","ok":["web01"],"failed":[],"unreachable":[]}
 //
+// A file transfer (see FileSink) writes a "file" object per path instead of
+// lines and steps, and its host objects carry a "transfer" object summing
+// it, which command runs leave out:
+//
+//	{"type":"file","host":"web01","path":"/srv/a","action":"created","bytes":1536,"dry_run":false,"error":"","time":…}
+//	{"type":"host","host":"web01",…,"transfer":{"changed":3,"unchanged":297,"deleted":1,"failed":0,"bytes":1258291,"dry_run":false}}
+//
+// "action" is one of created, updated, metadata, deleted, unchanged and
+// failed; "error" is set with failed.
+//
 // Times are RFC 3339 with nanoseconds. A line that is not valid UTF-8 has
 // its invalid bytes replaced by U+FFFD in "line" and carries its exact bytes
-// in "line_base64" as well. Close writes the summary, its host lists in
-// natural order.
+// in "line_base64" as well; so does a path, in "path" and "path_base64".
+// Close writes the summary, its host lists in natural order.
 type JSONSink struct {
 	w io.Writer
 
@@ -61,14 +71,36 @@ type jsonStep struct {
 }
 
 type jsonHost struct {
+	Type       string        `json:"type"`
+	Host       string        `json:"host"`
+	Status     Status        `json:"status"`
+	Error      string        `json:"error"`
+	Steps      int           `json:"steps"`
+	Start      time.Time     `json:"start"`
+	End        time.Time     `json:"end"`
+	DurationMS int64         `json:"duration_ms"`
+	Transfer   *jsonTransfer `json:"transfer,omitempty"`
+}
+
+type jsonTransfer struct {
+	Changed   int   `json:"changed"`
+	Unchanged int   `json:"unchanged"`
+	Deleted   int   `json:"deleted"`
+	Failed    int   `json:"failed"`
+	Bytes     int64 `json:"bytes"`
+	DryRun    bool  `json:"dry_run"`
+}
+
+type jsonFile struct {
 	Type       string    `json:"type"`
 	Host       string    `json:"host"`
-	Status     Status    `json:"status"`
+	Path       string    `json:"path"`
+	PathBase64 []byte    `json:"path_base64,omitempty"`
+	Action     Action    `json:"action"`
+	Bytes      int64     `json:"bytes"`
+	DryRun     bool      `json:"dry_run"`
 	Error      string    `json:"error"`
-	Steps      int       `json:"steps"`
-	Start      time.Time `json:"start"`
-	End        time.Time `json:"end"`
-	DurationMS int64     `json:"duration_ms"`
+	Time       time.Time `json:"time"`
 }
 
 type jsonSummary struct {
@@ -101,10 +133,29 @@ func (s *JSONSink) Host(r HostResult) {
 	s.mu.Lock()
 	s.status[r.Host] = r.Status
 	s.mu.Unlock()
-	s.write(jsonHost{
+	v := jsonHost{
 		Type: "host", Host: r.Host, Status: r.Status, Error: errText(r.Err), Steps: r.Steps,
 		Start: r.Start, End: r.End, DurationMS: r.End.Sub(r.Start).Milliseconds(),
-	})
+	}
+	if t := r.Transfer; t != nil {
+		v.Transfer = &jsonTransfer{
+			Changed: t.Changed, Unchanged: t.Unchanged, Deleted: t.Deleted, Failed: t.Failed,
+			Bytes: t.Bytes, DryRun: t.DryRun,
+		}
+	}
+	s.write(v)
+}
+
+// File writes a "file" object.
+func (s *JSONSink) File(r FileResult) {
+	v := jsonFile{
+		Type: "file", Host: r.Host, Path: r.Path, Action: r.Action, Bytes: r.Bytes,
+		DryRun: r.DryRun, Error: errText(r.Err), Time: r.Time,
+	}
+	if !utf8.ValidString(r.Path) { // Unix file names are bytes, not text
+		v.PathBase64 = []byte(r.Path)
+	}
+	s.write(v)
 }
 
 // Close writes the "summary" object and returns the first error met

@@ -16,6 +16,9 @@ type LiveOptions struct {
 	// ShowStep adds the 1-based number of the command to each line
 	// ("web01 [2] | ..."), for runs of several commands.
 	ShowStep bool
+	// Files prints a line for every path of a file transfer, not only for
+	// those that failed.
+	Files bool
 }
 
 // The separators between a host's name and its text. They differ for
@@ -59,6 +62,14 @@ func hostColor(host string) string {
 //
 // A failed step prints one line saying why, and an unreachable host one
 // line with the connection error. Successful steps and hosts print nothing.
+//
+// For a file transfer, a path that failed prints one line saying why, and
+// with LiveOptions.Files every other path prints what was done to it. Each
+// host that ran ends with a line summing its transfer:
+//
+//	web01 ! failed /srv/app/x.conf: permission denied
+//	web01 | created /srv/app/a.txt (1.2 KiB)
+//	web01 | 3 changed, 297 unchanged, 1 deleted, 1.2 MiB sent, 1 failed
 type LiveSink struct {
 	w     io.Writer
 	opt   LiveOptions
@@ -96,17 +107,50 @@ func (s *LiveSink) Step(r StepResult) {
 	s.print(r.Host, r.Step, failureMark, failureText(r)+": "+r.Command, true)
 }
 
-// Host prints a line for an unreachable host. A failed host needs none:
-// its failed step was printed already.
-func (s *LiveSink) Host(r HostResult) {
-	if r.Status != Unreachable {
+// File prints a line for a path that failed, and with LiveOptions.Files
+// for every other path too: "created /srv/a (1.2 KiB)", in a dry run
+// "would create /srv/a (1.2 KiB)".
+func (s *LiveSink) File(r FileResult) {
+	if r.Action == FileFailed {
+		text := "failed " + r.Path
+		if r.Err != nil {
+			text += ": " + r.Err.Error()
+		}
+		s.print(r.Host, -1, failureMark, text, true)
 		return
 	}
-	text := "unreachable"
-	if r.Err != nil {
-		text += ": " + r.Err.Error()
+	if !s.opt.Files {
+		return
 	}
-	s.print(r.Host, -1, failureMark, text, true)
+	text := r.verb() + " " + r.Path
+	if (r.Action == Created || r.Action == Updated) && r.Bytes > 0 {
+		text += " (" + HumanBytes(r.Bytes) + ")"
+	}
+	s.print(r.Host, -1, stdoutMark, text, false)
+}
+
+// Host prints a line for an unreachable host. A failed host of a command
+// run needs none: its failed step was printed already. A host that ran a
+// file transfer gets a line summing it, after a line with the error that
+// stopped it, if any.
+func (s *LiveSink) Host(r HostResult) {
+	switch {
+	case r.Status == Unreachable:
+		text := "unreachable"
+		if r.Err != nil {
+			text += ": " + r.Err.Error()
+		}
+		s.print(r.Host, -1, failureMark, text, true)
+	case r.Transfer != nil:
+		// Failed paths were printed one by one; other failures (no
+		// sftp, a bad destination) are said here.
+		if r.Status == Failed && r.Err != nil && r.Transfer.Failed == 0 {
+			s.print(r.Host, -1, failureMark, r.Err.Error(), true)
+		}
+		if r.Status == OK || *r.Transfer != (TransferStats{DryRun: r.Transfer.DryRun}) {
+			s.print(r.Host, -1, stdoutMark, r.Transfer.summaryText(), false)
+		}
+	}
 }
 
 // Close returns the first error met writing to w. It does not close w.

@@ -69,12 +69,16 @@ type StepResult struct {
 
 // HostResult ends a host. Status is OK if every step succeeded, Failed if
 // one failed, and Unreachable if its connection failed; then Err says why.
+// For a file transfer, Status is Failed if a path failed or the transfer
+// stopped (Err then says why, if no single path does), and Transfer sums
+// what was done.
 type HostResult struct {
 	Host       string
 	Status     Status
 	Err        error
 	Steps      int // number of steps run
 	Start, End time.Time
+	Transfer   *TransferStats // nil for command runs
 }
 
 // Sink receives the events of a run. Implementations must be safe for
@@ -89,7 +93,8 @@ type Sink interface {
 }
 
 // Multi returns a Sink that passes every event to each of sinks in order.
-// Nil sinks are skipped. Its Close closes every sink, even when one fails,
+// Nil sinks are skipped. The Sink it returns is also a FileSink: it passes
+// each FileResult to those of sinks that implement FileSink. Its Close closes every sink, even when one fails,
 // and returns their errors joined.
 func Multi(sinks ...Sink) Sink {
 	var m multi
@@ -122,6 +127,14 @@ func (m multi) Step(r StepResult) {
 func (m multi) Host(r HostResult) {
 	for _, s := range m {
 		s.Host(r)
+	}
+}
+
+func (m multi) File(r FileResult) {
+	for _, s := range m {
+		if fs, ok := s.(FileSink); ok {
+			fs.File(r)
+		}
 	}
 }
 
