@@ -13,6 +13,7 @@ import (
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/muxconn/target"
 	"fleetrun.dev/fleet/report"
+	"fleetrun.dev/fleet/vars"
 )
 
 // Exit codes, stable for CI (see README): bits 2 and 4 combine.
@@ -31,6 +32,9 @@ const DefaultForks = 50
 type Host struct {
 	Name   string
 	Target *target.Target
+	// Vars are the host's inventory and magic variables (inventory_hostname
+	// and the like), for templating per-host paths.
+	Vars *vars.Map
 }
 
 // Connector hands out masters; *muxconn.Pool is the real one.

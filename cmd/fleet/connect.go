@@ -16,6 +16,7 @@ import (
 	"fleetrun.dev/fleet/muxconn/hostkey"
 	"fleetrun.dev/fleet/muxconn/target"
 	"fleetrun.dev/fleet/runner"
+	"fleetrun.dev/fleet/vars"
 )
 
 // connFlags are the connection flags of every command that reaches hosts.
@@ -118,7 +119,7 @@ func (a *app) targets(r *target.Resolver, inv *inventory.Inventory, hosts []*inv
 			}
 			continue
 		}
-		out = append(out, runner.Host{Name: h.Name, Target: t})
+		out = append(out, runner.Host{Name: h.Name, Target: t, Vars: vars.Combine(inv.Vars(h), inv.MagicVars(h))})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

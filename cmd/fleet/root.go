@@ -109,6 +109,8 @@ Ansible's host patterns.`,
 	root.AddCommand(newRunCmd(a, nil))
 	root.AddCommand(newPingCmd(a, nil))
 	root.AddCommand(newSSHConfigCmd(a, nil))
+	root.AddCommand(newPushCmd(a, nil))
+	root.AddCommand(newPullCmd(a, nil))
 	return root
 }
 

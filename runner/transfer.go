@@ -1,0 +1,195 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"fleetrun.dev/fleet/muxconn"
+	"fleetrun.dev/fleet/report"
+	"fleetrun.dev/fleet/transfer"
+)
+
+// Progress follows the bytes of a transfer across hosts; *report.Progress
+// is the terminal one.
+type Progress interface {
+	AddTotal(int64)
+	Add(int64)
+	HostDone()
+}
+
+// PushOptions describe a push to many hosts.
+type PushOptions struct {
+	Source *transfer.Source
+	// Dests holds each host's destination, templated already.
+	Dests map[string]string
+	// Push is the per-host behaviour; Dest, Report, Planned and Sent are
+	// filled in for each host.
+	Push     transfer.PushOptions
+	Forks    int
+	Sink     report.Sink
+	Progress Progress // nil: none
+}
+
+// PullOptions describe a pull from many hosts.
+type PullOptions struct {
+	// Srcs holds each host's remote path, templated already.
+	Srcs map[string]string
+	// Dests holds each host's local directory, usually LOCALDIR/<host>.
+	Dests    map[string]string
+	Pull     transfer.PullOptions
+	Forks    int
+	Sink     report.Sink
+	Progress Progress
+}
+
+// cleanupTimeout bounds the tidying of temp files after a host's
+// connection died: reconnecting and removing them.
+const cleanupTimeout = 30 * time.Second
+
+// Push pushes opts.Source to every host, at most opts.Forks hosts at once,
+// each over one SFTP session on its master.
+func Push(ctx context.Context, conn Connector, hosts []Host, opts PushOptions) *Outcome {
+	return transferAll(ctx, conn, hosts, opts.Forks, opts.Sink, opts.Progress,
+		func(ctx context.Context, h Host, r *transfer.Remote, files fileHooks) (report.TransferStats, error) {
+			o := opts.Push
+			o.Dest = opts.Dests[h.Name]
+			o.Report, o.Planned, o.Sent = files.report, files.planned, files.sent
+			return transfer.Push(ctx, r, opts.Source, o)
+		})
+}
+
+// Pull fetches from every host into its local directory.
+func Pull(ctx context.Context, conn Connector, hosts []Host, opts PullOptions) *Outcome {
+	return transferAll(ctx, conn, hosts, opts.Forks, opts.Sink, opts.Progress,
+		func(ctx context.Context, h Host, r *transfer.Remote, files fileHooks) (report.TransferStats, error) {
+			o := opts.Pull
+			o.Src, o.Dest = opts.Srcs[h.Name], opts.Dests[h.Name]
+			o.Report, o.Planned, o.Sent = files.report, files.planned, files.sent
+			return transfer.Pull(ctx, r, o)
+		})
+}
+
+type fileHooks struct {
+	report  func(report.FileResult)
+	planned func(int64)
+	sent    func(int64)
+}
+
+type transferFunc func(ctx context.Context, h Host, r *transfer.Remote, files fileHooks) (report.TransferStats, error)
+
+func transferAll(ctx context.Context, conn Connector, hosts []Host, forks int, sink report.Sink, progress Progress, do transferFunc) *Outcome {
+	if forks <= 0 {
+		forks = DefaultForks
+	}
+	var t tally
+	var g errgroup.Group
+	g.SetLimit(forks)
+	for _, h := range hosts {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if st, ok := transferHost(ctx, conn, h, sink, progress, do); ok {
+				t.add(h.Name, st)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	t.o.Interrupted = len(t.o.OK)+len(t.o.Failed)+len(t.o.Unreachable) < len(hosts)
+	return &t.o
+}
+
+func transferHost(ctx context.Context, conn Connector, h Host, sink report.Sink, progress Progress, do transferFunc) (report.Status, bool) {
+	start := time.Now()
+	stats := &report.TransferStats{}
+	done := func(st report.Status, err error) (report.Status, bool) {
+		if progress != nil {
+			progress.HostDone()
+		}
+		sink.Host(report.HostResult{Host: h.Name, Status: st, Err: err, Transfer: stats, Start: start, End: time.Now()})
+		return st, true
+	}
+	m, err := conn.Get(ctx, h.Target)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		return done(report.Unreachable, hostError(err))
+	}
+	defer m.Release()
+	fs, err := m.SFTP(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		if muxconn.IsUnreachable(err) {
+			return done(report.Unreachable, hostError(err))
+		}
+		return done(report.Failed, err)
+	}
+	defer fs.Close()
+	remote := &transfer.Remote{
+		Host: h.Name,
+		FS:   fs.Client,
+		Run: func(ctx context.Context, cmd string, stdin []byte, stdout, stderr io.Writer) error {
+			var in io.Reader
+			if stdin != nil {
+				in = bytes.NewReader(stdin)
+			}
+			return m.Run(ctx, muxconn.Command{Cmd: cmd, Stdin: in, Stdout: stdout, Stderr: stderr})
+		},
+		Lost: fs.Lost,
+	}
+	hooks := fileHooks{report: func(report.FileResult) {}}
+	if fsink, ok := sink.(report.FileSink); ok {
+		hooks.report = fsink.File
+	}
+	if progress != nil {
+		hooks.planned, hooks.sent = progress.AddTotal, progress.Add
+	}
+	st, err := do(ctx, h, remote, hooks)
+	*stats = st
+	var perr *transfer.PushError
+	if errors.As(err, &perr) && len(perr.Leftovers) > 0 {
+		// The connection died mid-copy: tidy the temp files over a new
+		// one, even when interrupted, so none is left behind.
+		if cerr := cleanup(ctx, conn, h, perr.Leftovers); cerr != nil {
+			err = fmt.Errorf("%w; %v", err, cerr)
+		}
+	}
+	if ctx.Err() != nil {
+		return 0, false
+	}
+	switch {
+	case err == nil:
+		return done(report.OK, nil)
+	case muxconn.IsUnreachable(err):
+		return done(report.Unreachable, hostError(err))
+	default:
+		return done(report.Failed, err)
+	}
+}
+
+// cleanup removes a transfer's leftover temp files over a fresh connection.
+func cleanup(ctx context.Context, conn Connector, h Host, paths []string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	m, err := conn.Get(ctx, h.Target)
+	if err != nil {
+		return fmt.Errorf("temporary files were left on the host (%v); remove them by hand: %q", hostError(err), paths)
+	}
+	defer m.Release()
+	fs, err := m.SFTP(ctx)
+	if err != nil {
+		return fmt.Errorf("temporary files were left on the host (%v); remove them by hand: %q", err, paths)
+	}
+	defer fs.Close()
+	return transfer.Cleanup(fs.Client, paths)
+}

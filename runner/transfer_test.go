@@ -1,0 +1,304 @@
+package runner_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fleetrun.dev/fleet/report"
+	"fleetrun.dev/fleet/runner"
+	"fleetrun.dev/fleet/transfer"
+)
+
+// fileRecorder is a recorder that also keeps file events.
+type fileRecorder struct {
+	*recorder
+	fmu   sync.Mutex
+	files []report.FileResult
+}
+
+func (r *fileRecorder) File(f report.FileResult) {
+	r.fmu.Lock()
+	r.files = append(r.files, f)
+	r.fmu.Unlock()
+}
+
+// actions returns "action path" for one host's events, sorted, with paths
+// relative to base.
+func (r *fileRecorder) actions(host, base string) []string {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	var out []string
+	for _, f := range r.files {
+		if f.Host == host {
+			rel, _ := filepath.Rel(base, f.Path)
+			out = append(out, string(f.Action)+" "+filepath.ToSlash(rel))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func writeFile(t *testing.T, p, content string, mode fs.FileMode, mtime time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameTree fails unless every file under want has a copy under got with the
+// same content, mode and mtime, and links the same target.
+func sameTree(t *testing.T, want, got string) {
+	t.Helper()
+	err := filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(want, p)
+		q := filepath.Join(got, rel)
+		wi, _ := os.Lstat(p)
+		gi, err := os.Lstat(q)
+		if err != nil {
+			t.Errorf("%s: missing: %v", rel, err)
+			return nil
+		}
+		switch {
+		case wi.Mode()&fs.ModeSymlink != 0:
+			wl, _ := os.Readlink(p)
+			gl, _ := os.Readlink(q)
+			if gi.Mode()&fs.ModeSymlink == 0 || wl != gl {
+				t.Errorf("%s: link to %q, want a link to %q", rel, gl, wl)
+			}
+		case wi.Mode().IsRegular():
+			a, _ := os.ReadFile(p)
+			b, _ := os.ReadFile(q)
+			if sha256.Sum256(a) != sha256.Sum256(b) {
+				t.Errorf("%s: content differs", rel)
+			}
+			if wi.Mode() != gi.Mode() {
+				t.Errorf("%s: mode %v, want %v", rel, gi.Mode(), wi.Mode())
+			}
+			if !gi.ModTime().Equal(wi.ModTime().Truncate(time.Second)) {
+				t.Errorf("%s: mtime %v, want %v", rel, gi.ModTime(), wi.ModTime())
+			}
+		case wi.IsDir() && rel != ".":
+			if wi.Mode() != gi.Mode() {
+				t.Errorf("%s/: mode %v, want %v", rel, gi.Mode(), wi.Mode())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noTemps fails if a temp file of fleet's is left under dir.
+func noTemps(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".fleet-") {
+			t.Errorf("temp file left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestPushAndPull(t *testing.T) {
+	hosts, _ := labHosts(t, 3)
+	src := t.TempDir()
+	when := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	writeFile(t, filepath.Join(src, "site", "index.html"), "<h1>hi</h1>\n", 0o644, when)
+	writeFile(t, filepath.Join(src, "site", "run.sh"), "#!/bin/sh\necho hi\n", 0o750, when.Add(time.Hour))
+	writeFile(t, filepath.Join(src, "site", "deep", "er", "x.txt"), "x", 0o600, when)
+	writeFile(t, filepath.Join(src, "site", "same-size.txt"), "aaaa", 0o644, when)
+	// Absolute: pkg/sftp's server (the lab host's) rewrites relative link targets.
+	if err := os.Symlink("/srv/elsewhere/index.html", filepath.Join(src, "site", "link")); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(src, "site", "deep"), 0o711)
+
+	base := t.TempDir()
+	dests := map[string]string{}
+	for _, h := range hosts {
+		dests[h.Name] = filepath.Join(base, h.Name) + "/"
+	}
+	scan := func() *transfer.Source {
+		s, err := transfer.Scan([]string{filepath.Join(src, "site")}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	push := func(opts transfer.PushOptions) (*runner.Outcome, *fileRecorder) {
+		rec := &fileRecorder{recorder: newRecorder()}
+		o := runner.Push(context.Background(), newPool(t), hosts, runner.PushOptions{Source: scan(), Dests: dests, Push: opts, Sink: rec})
+		return o, rec
+	}
+	stats := func(rec *fileRecorder, host string) report.TransferStats {
+		r := rec.hosts[host]
+		if r.Transfer == nil {
+			t.Fatalf("%s: no transfer stats in %+v", host, r)
+		}
+		return *r.Transfer
+	}
+
+	// A dry run writes nothing.
+	o, rec := push(transfer.PushOptions{DryRun: true})
+	if o.ExitCode() != 0 {
+		t.Fatalf("dry run: exit %d: %+v", o.ExitCode(), rec.hosts)
+	}
+	if _, err := os.Stat(filepath.Join(base, "h0")); !os.IsNotExist(err) {
+		t.Fatalf("dry run created the destination: %v", err)
+	}
+	if st := stats(rec, "h0"); st.Changed != 5 || st.Bytes != 0 || !st.DryRun {
+		t.Errorf("dry run stats %+v, want 5 to change, 0 bytes", st)
+	}
+
+	// The first push copies everything.
+	o, rec = push(transfer.PushOptions{})
+	if o.ExitCode() != 0 {
+		t.Fatalf("push: exit %d: %+v", o.ExitCode(), rec.hosts)
+	}
+	for _, h := range hosts {
+		sameTree(t, filepath.Join(src, "site"), filepath.Join(base, h.Name, "site"))
+		noTemps(t, filepath.Join(base, h.Name))
+		if st := stats(rec, h.Name); st.Changed != 5 || st.Unchanged != 0 || st.Bytes != 12+18+1+4 {
+			t.Errorf("%s: first push stats %+v", h.Name, st)
+		}
+	}
+
+	// The second sends nothing.
+	o, rec = push(transfer.PushOptions{})
+	if o.ExitCode() != 0 {
+		t.Fatalf("second push: exit %d", o.ExitCode())
+	}
+	for _, h := range hosts {
+		if st := stats(rec, h.Name); st.Changed != 0 || st.Unchanged != 5 || st.Bytes != 0 {
+			t.Errorf("%s: unchanged push stats %+v", h.Name, st)
+		}
+	}
+
+	// Same size, new content; a new mode only; an extra remote file.
+	writeFile(t, filepath.Join(src, "site", "same-size.txt"), "bbbb", 0o644, when)
+	os.Chmod(filepath.Join(src, "site", "index.html"), 0o640)
+	writeFile(t, filepath.Join(base, "h1", "site", "stray.txt"), "old", 0o644, when)
+	writeFile(t, filepath.Join(base, "h1", "beside-the-tree.txt"), "keep", 0o644, when)
+	o, rec = push(transfer.PushOptions{Delete: true})
+	if o.ExitCode() != 0 {
+		t.Fatalf("third push: exit %d: %+v", o.ExitCode(), rec.hosts)
+	}
+	want := []string{"metadata site/index.html", "updated site/same-size.txt"}
+	if got := rec.actions("h0", filepath.Join(base, "h0")); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("h0 actions %q, want %q", got, want)
+	}
+	want = append(want, "deleted site/stray.txt")
+	sort.Strings(want)
+	if got := rec.actions("h1", filepath.Join(base, "h1")); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("h1 actions %q, want %q", got, want)
+	}
+	for _, h := range hosts {
+		sameTree(t, filepath.Join(src, "site"), filepath.Join(base, h.Name, "site"))
+	}
+	if _, err := os.Stat(filepath.Join(base, "h1", "beside-the-tree.txt")); err != nil {
+		t.Errorf("--delete removed a file beside the copied tree: %v", err)
+	}
+
+	// A file where a directory would go fails that path only; the host
+	// fails, the others don't.
+	os.RemoveAll(filepath.Join(base, "h2", "site", "deep"))
+	writeFile(t, filepath.Join(base, "h2", "site", "deep"), "in the way", 0o644, when)
+	o, rec = push(transfer.PushOptions{})
+	if o.ExitCode() != runner.ExitFailed || len(o.Failed) != 1 || o.Failed[0] != "h2" {
+		t.Fatalf("blocked push: exit %d, failed %v", o.ExitCode(), o.Failed)
+	}
+	if r := rec.hosts["h2"]; r.Transfer.Failed == 0 {
+		t.Errorf("h2: %+v", r.Transfer)
+	}
+	os.Remove(filepath.Join(base, "h2", "site", "deep"))
+
+	// Pull it all back, into one directory per host.
+	back := t.TempDir()
+	pull := func() (*runner.Outcome, *fileRecorder) {
+		rec := &fileRecorder{recorder: newRecorder()}
+		srcs, dests := map[string]string{}, map[string]string{}
+		for _, h := range hosts[:2] {
+			srcs[h.Name] = filepath.Join(base, h.Name, "site")
+			dests[h.Name] = filepath.Join(back, h.Name)
+		}
+		o := runner.Pull(context.Background(), newPool(t), hosts[:2], runner.PullOptions{Srcs: srcs, Dests: dests, Sink: rec})
+		return o, rec
+	}
+	o, rec = pull()
+	if o.ExitCode() != 0 {
+		t.Fatalf("pull: exit %d: %+v", o.ExitCode(), rec.hosts)
+	}
+	for _, h := range hosts[:2] {
+		sameTree(t, filepath.Join(src, "site"), filepath.Join(back, h.Name, "site"))
+		noTemps(t, filepath.Join(back, h.Name))
+	}
+	o, rec = pull()
+	if st := stats(rec, "h0"); o.ExitCode() != 0 || st.Changed != 0 || st.Bytes != 0 {
+		t.Errorf("second pull: exit %d, stats %+v", o.ExitCode(), st)
+	}
+}
+
+func TestPushSingleFile(t *testing.T) {
+	hosts, _ := labHosts(t, 1)
+	src := t.TempDir()
+	when := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	writeFile(t, filepath.Join(src, "app.conf"), "port = 80\n", 0o644, when)
+	base := t.TempDir()
+	cases := []struct {
+		dest, want string
+	}{
+		{filepath.Join(base, "renamed.conf"), filepath.Join(base, "renamed.conf")},
+		{base, filepath.Join(base, "app.conf")},
+		{filepath.Join(base, "new") + "/", filepath.Join(base, "new", "app.conf")},
+	}
+	for _, c := range cases {
+		s, err := transfer.Scan([]string{filepath.Join(src, "app.conf")}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &fileRecorder{recorder: newRecorder()}
+		o := runner.Push(context.Background(), newPool(t), hosts, runner.PushOptions{
+			Source: s, Dests: map[string]string{hosts[0].Name: c.dest}, Sink: rec,
+			Push: transfer.PushOptions{Chmod: mustChmod(t, "u=rw,go=")},
+		})
+		if o.ExitCode() != 0 {
+			t.Fatalf("push to %s: exit %d: %+v", c.dest, o.ExitCode(), rec.hosts)
+		}
+		fi, err := os.Stat(c.want)
+		if err != nil {
+			t.Fatalf("push to %s: %v", c.dest, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("push to %s: mode %v, want 0600 from --chmod", c.dest, fi.Mode())
+		}
+	}
+}
+
+func mustChmod(t *testing.T, spec string) transfer.ModeSpec {
+	m, err := transfer.ParseChmod(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,259 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"fleetrun.dev/fleet/report"
+)
+
+// installBecome writes the plan through sudo. Content goes over SFTP, as
+// the login user, into a private directory (mode 0700, made by mktemp);
+// then one script run with sudo copies each file to a temp name beside
+// its destination, sets owner and mode, and renames it into place. The
+// script prints a line for each path done, so a failure part-way reports
+// exactly what was and wasn't installed. The private directory is removed
+// by the script, or by tidy if the script never ran.
+func (r *Remote) installBecome(ctx context.Context, p *plan, opts *PushOptions, tmp *temps, st *report.TransferStats) error {
+	work := false
+	for _, it := range p.items {
+		if it.err == nil && (it.send || it.meta) {
+			work = true
+		}
+	}
+	deletes := opts.Delete && len(p.extras) > 0 && countErrs(p.items) == 0
+	if !work && !deletes && !p.mkroot {
+		return nil
+	}
+	out, err := r.output(ctx, nil, `mktemp -d "${TMPDIR:-/tmp}/fleet.XXXXXXXXXX"`)
+	if err != nil {
+		return fmt.Errorf("making a private temp directory for --become: %w", err)
+	}
+	priv := strings.TrimSpace(string(out))
+	if !path.IsAbs(priv) || strings.ContainsAny(priv, "\n") {
+		return fmt.Errorf("making a private temp directory for --become: mktemp printed %q", priv)
+	}
+	tmp.add(priv)
+
+	// Upload what must be sent into the private directory.
+	staged := map[*item]string{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Parallel)
+	for i, it := range p.items {
+		if it.err != nil || !it.send || it.e.Kind != File {
+			continue
+		}
+		name := path.Join(priv, strconv.Itoa(i))
+		staged[it] = name
+		g.Go(func() error {
+			if err := r.stage(gctx, it, name, opts); err != nil {
+				if lost, ok := r.lost(err); ok {
+					return lost
+				}
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				it.err = err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+
+	deletes = deletes && countErrs(p.items) == 0
+	script, index := installScript(p, priv, staged, deletes)
+	f, err := r.FS.OpenFile(path.Join(priv, "install.sh"), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err == nil {
+		_, err = f.Write([]byte(script))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("writing the install script to %s: %w", priv, describe(err))
+	}
+	var stdout, stderr bytes.Buffer
+	runErr := r.Run(ctx, opts.Become.wrap("sh "+quote(path.Join(priv, "install.sh"))), opts.Become.stdin(), &stdout, &stderr)
+	done := map[string]bool{}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		done[sc.Text()] = true
+	}
+	if runErr == nil {
+		tmp.done(priv)
+	} else if ctx.Err() != nil {
+		return ctx.Err()
+	} else if serr := sudoError(stderr.String()); serr != nil {
+		runErr = serr
+	} else if msg := firstLine(stderr.String()); msg != "" {
+		runErr = fmt.Errorf("%w: %s", runErr, msg)
+	}
+	if lost, ok := r.lost(runErr); ok {
+		return lost
+	}
+	blamed := false
+	for key, it := range index {
+		if done[key] || it.err != nil {
+			continue
+		}
+		if !blamed {
+			it.err = fmt.Errorf("%s: installing with sudo failed: %w", it.remote, runErr)
+			blamed = true
+		} else {
+			it.err = fmt.Errorf("%s: not installed, as an earlier step failed", it.remote)
+		}
+	}
+	if runErr != nil && !blamed {
+		return fmt.Errorf("installing with sudo: %w", runErr)
+	}
+	if deletes {
+		for i, x := range p.extras {
+			if !done["del "+strconv.Itoa(i)] {
+				continue
+			}
+			st.Deleted++
+			opts.Report(report.FileResult{Host: r.Host, Path: x.remote, Action: report.Deleted, Time: time.Now()})
+		}
+	}
+	return nil
+}
+
+func countErrs(items []*item) int {
+	n := 0
+	for _, it := range items {
+		if it.err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// stage uploads a file's content into the private directory with its
+// mtime, which the install script's cp -p keeps.
+func (r *Remote) stage(ctx context.Context, it *item, name string, opts *PushOptions) error {
+	local, err := os.Open(it.e.Local)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.e.Local, unwrapPath(err))
+	}
+	defer local.Close()
+	f, err := r.FS.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return fmt.Errorf("%s: staging in %s: %w", it.remote, path.Dir(name), describe(err))
+	}
+	n, err := f.ReadFrom(&sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
+	it.bytes = n
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = r.FS.Chtimes(name, it.e.MTime, it.e.MTime)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%s: staging: %w", it.remote, describe(err))
+	}
+	return nil
+}
+
+// installScript writes the shell script that installs the plan as the
+// become user. index maps each "ok N" line the script prints to its item.
+func installScript(p *plan, priv string, staged map[*item]string, deletes bool) (string, map[string]*item) {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	line("# Written by fleet push --become; removes itself when done.")
+	line("set -e")
+	line("umask 022")
+	line("t=")
+	line("trap 'rm -f -- \"$t\"; rm -rf -- %s' EXIT", quote(priv))
+	owner := `"$(id -u):$(id -g)"`
+	chown := true
+	switch {
+	case p.uid >= 0 && p.gid >= 0:
+		owner = fmt.Sprintf("%d:%d", p.uid, p.gid)
+	case p.uid >= 0:
+		owner = strconv.Itoa(p.uid)
+	case p.gid >= 0:
+		owner = fmt.Sprintf(":%d", p.gid)
+	default:
+		chown = false
+	}
+	line("o=%s", owner)
+	// mv -T replaces a symlink to a directory instead of moving into it;
+	// where mv has no -T (BSD), a link in the way is removed first.
+	line(`mvt() { mv -T -f -- "$1" "$2" 2>/dev/null || { if [ -L "$2" ]; then rm -f -- "$2"; fi; mv -f -- "$1" "$2"; }; }`)
+	line(`f() { t=$3; cp -p -- "$1" "$t"; chown "$o" "$t"; chmod %s "$t"; mvt "$t" "$2"; t=; echo "ok $5"; }`, `"$4"`)
+	line(`l() { t=$3; ln -s -- "$1" "$t"; chown -h "$o" "$t"; mvt "$t" "$2"; t=; echo "ok $4"; }`)
+	if p.mkroot {
+		line("mkdir -p -- %s", quote(p.root))
+	}
+	index := map[string]*item{}
+	stamp := func(t time.Time) string { return t.UTC().Format("200601021504.05") }
+	for i, it := range p.items {
+		if it.err != nil || !it.send && !it.meta {
+			continue
+		}
+		key := "ok " + strconv.Itoa(i)
+		index[key] = it
+		mode := fmt.Sprintf("%04o", unixPerm(it.perm))
+		dst := quote(it.remote)
+		switch {
+		case it.e.Kind == Dir:
+			if it.send {
+				line("mkdir -p -- %s", dst)
+			}
+			if chown {
+				line(`chown "$o" %s`, dst)
+			}
+			line("chmod %s %s; echo %s", mode, dst, quote(key))
+		case it.e.Kind == Symlink:
+			line("l %s %s %s %d", quote(it.e.Link), dst, quote(tempName(it.remote)), i)
+		case it.send:
+			line("f %s %s %s %s %d", quote(staged[it]), dst, quote(tempName(it.remote)), mode, i)
+		default:
+			if chown {
+				line(`chown "$o" %s`, dst)
+			}
+			line("chmod %s %s; TZ=UTC0 touch -m -t %s %s; echo %s", mode, dst, stamp(it.e.MTime), dst, quote(key))
+		}
+	}
+	if deletes {
+		for i, x := range p.extras {
+			line("rm -rf -- %s; echo %s", quote(x.remote), quote("del "+strconv.Itoa(i)))
+		}
+	}
+	for i := len(p.items) - 1; i >= 0; i-- {
+		if it := p.items[i]; it.e.Kind == Dir && it.e.Tree && it.err == nil {
+			line("TZ=UTC0 touch -m -t %s %s", stamp(it.e.MTime), quote(it.remote))
+		}
+	}
+	return b.String(), index
+}
+
+// unixPerm converts Go's mode bits into the octal chmod takes.
+func unixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= 0o1000
+	}
+	return p
+}

@@ -1,0 +1,729 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"fleetrun.dev/fleet/report"
+)
+
+// PushOptions describe a push to one host.
+type PushOptions struct {
+	// Dest is the host's destination, already templated. It names a
+	// directory, except that a single file may be pushed to a file name.
+	Dest   string
+	DryRun bool
+	// Delete removes remote files in the copied trees that are absent
+	// locally.
+	Delete bool
+	Chmod  ModeSpec
+	Owner  string // user name or uid; "" leaves it as the writer makes it
+	Group  string // group name or gid
+	// Become installs the files through sudo; nil writes as the login user.
+	Become *Become
+	// Verbose reports unchanged paths too.
+	Verbose bool
+	// Parallel is how many files are in flight at once; 0 means 16.
+	Parallel int
+	// Report is called for every path acted on.
+	Report func(report.FileResult)
+	// Planned is called once with the bytes the host will be sent.
+	Planned func(int64)
+	// Sent is called as content bytes go out.
+	Sent func(int64)
+}
+
+// DefaultParallel is how many files go to one host at once.
+const DefaultParallel = 16
+
+// item is one entry's fate on one host.
+type item struct {
+	e      *Entry
+	remote string
+	have   fs.FileInfo // nil when the remote path is missing
+	action report.Action
+	send   bool // content (or a link) must be written
+	meta   bool // mode, mtime or owner must be set in place
+	perm   fs.FileMode
+	err    error
+	bytes  int64
+}
+
+// extra is a remote path absent at the source, for --delete.
+type extra struct {
+	remote string
+	dir    bool
+}
+
+// plan is what a push will do on one host.
+type plan struct {
+	root     string // the directory Rels land in
+	items    []*item
+	extras   []extra
+	mkroot   bool // root is missing
+	uid, gid int  // -1: leave as is
+}
+
+// PushError is a push's failure on one host. Leftovers are temporary files
+// it could not remove (the connection died); the caller should remove
+// them over a new connection with Cleanup.
+type PushError struct {
+	Err       error
+	Leftovers []string
+}
+
+func (e *PushError) Error() string { return e.Err.Error() }
+func (e *PushError) Unwrap() error { return e.Err }
+
+// Push copies src to the host. It returns the host's stats and an error
+// when any path failed or the connection died; paths that failed were
+// reported through opts.Report, and the others were still copied. An
+// interrupted or failed push leaves every destination either old or new,
+// never partly written, and removes its temporary files when it still can.
+func Push(ctx context.Context, r *Remote, src *Source, opts PushOptions) (report.TransferStats, error) {
+	stats := report.TransferStats{DryRun: opts.DryRun}
+	if opts.Parallel <= 0 {
+		opts.Parallel = DefaultParallel
+	}
+	if opts.Report == nil {
+		opts.Report = func(report.FileResult) {}
+	}
+	p, err := r.plan(ctx, src, &opts)
+	if err != nil {
+		return stats, hostErr(r, err)
+	}
+	var planned int64
+	for _, it := range p.items {
+		if it.send && it.e.Kind == File && it.err == nil {
+			planned += it.e.Size
+		}
+	}
+	if opts.Planned != nil {
+		opts.Planned(planned)
+	}
+	if opts.DryRun {
+		for _, it := range p.items {
+			emit(&opts, &stats, r.Host, it, true)
+		}
+		if opts.Delete {
+			for _, x := range p.extras {
+				stats.Deleted++
+				opts.Report(report.FileResult{Host: r.Host, Path: x.remote, Action: report.Deleted, DryRun: true, Time: time.Now()})
+			}
+		}
+		return stats, failures(&stats)
+	}
+
+	var tmp temps
+	var runErr error
+	if opts.Become != nil {
+		runErr = r.installBecome(ctx, p, &opts, &tmp, &stats)
+	} else {
+		runErr = r.install(ctx, p, &opts, &tmp)
+	}
+	for _, it := range p.items {
+		emit(&opts, &stats, r.Host, it, false)
+	}
+	if runErr == nil && failures(&stats) == nil && opts.Delete && opts.Become == nil {
+		runErr = r.deleteExtras(ctx, p, &opts, &stats)
+	}
+	if runErr == nil {
+		runErr = failures(&stats)
+	}
+	if runErr != nil {
+		return stats, r.tidy(runErr, &tmp)
+	}
+	return stats, nil
+}
+
+// emit reports it and counts it. Directories are reported but not
+// counted: the counts are of files and links.
+func emit(opts *PushOptions, st *report.TransferStats, host string, it *item, dry bool) {
+	res := report.FileResult{Host: host, Path: it.remote, Action: it.action, Bytes: it.bytes, DryRun: dry, Time: time.Now()}
+	if it.err != nil {
+		res.Action = report.FileFailed
+		res.Err = trimPath(it.remote, it.err)
+		st.Failed++
+		opts.Report(res)
+		return
+	}
+	if it.e.Kind != Dir {
+		if it.action == report.Unchanged {
+			st.Unchanged++
+		} else {
+			st.Changed++
+		}
+		st.Bytes += it.bytes
+	}
+	if it.action != report.Unchanged || opts.Verbose {
+		opts.Report(res)
+	}
+}
+
+// trimPath drops a leading "path: " from err's text, for reports that name
+// the path already.
+func trimPath(p string, err error) error {
+	if msg := err.Error(); strings.HasPrefix(msg, p+": ") {
+		return &trimmed{msg: msg[len(p)+2:], err: err}
+	}
+	return err
+}
+
+type trimmed struct {
+	msg string
+	err error
+}
+
+func (t *trimmed) Error() string { return t.msg }
+func (t *trimmed) Unwrap() error { return t.err }
+
+func failures(st *report.TransferStats) error {
+	if st.Failed == 0 {
+		return nil
+	}
+	if st.Failed == 1 {
+		return errors.New("1 path failed")
+	}
+	return fmt.Errorf("%d paths failed", st.Failed)
+}
+
+// hostErr returns the host's error: the connection's if it died.
+func hostErr(r *Remote, err error) error {
+	if lost, ok := r.lost(err); ok {
+		return lost
+	}
+	return err
+}
+
+// tidy removes what temporary files remain after a failure. If the
+// connection is gone it can't; the error then carries them for Cleanup.
+func (r *Remote) tidy(err error, tmp *temps) error {
+	left := tmp.list()
+	if lost, ok := r.lost(err); ok {
+		return &PushError{Err: lost, Leftovers: left}
+	}
+	if len(left) > 0 {
+		if cerr := Cleanup(r.FS, left); cerr != nil {
+			if lost, ok := r.lost(cerr); ok {
+				return &PushError{Err: lost, Leftovers: left}
+			}
+			return &PushError{Err: errors.Join(err, cerr)}
+		}
+	}
+	return err
+}
+
+// plan finds what differs between src and the host.
+func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*plan, error) {
+	p := &plan{uid: -1, gid: -1}
+	dest := strings.TrimPrefix(opts.Dest, "~/")
+	if dest == "" || dest == "~" {
+		dest = "."
+	}
+	p.root = path.Clean(dest)
+	single := ""
+	if src.Single && !strings.HasSuffix(opts.Dest, "/") {
+		st, err := r.FS.Stat(p.root)
+		switch {
+		case err == nil && st.IsDir():
+		case err == nil || errors.Is(err, fs.ErrNotExist):
+			single = path.Base(p.root)
+			p.root = path.Dir(p.root)
+		default:
+			return nil, fmt.Errorf("%s: %w", p.root, describe(err))
+		}
+	}
+	if opts.Owner != "" || opts.Group != "" {
+		var err error
+		if p.uid, p.gid, err = r.ids(ctx, opts.Owner, opts.Group); err != nil {
+			return nil, err
+		}
+	}
+
+	// What is there now: tree directories are listed (one request per
+	// directory), other entries looked at one by one; all at once.
+	type listing struct {
+		infos map[string]fs.FileInfo
+		err   error
+	}
+	lists := map[string]*listing{}
+	var items []*item
+	for _, e := range src.Entries {
+		rel := e.Rel
+		if single != "" {
+			rel = single
+		}
+		it := &item{e: e, remote: path.Join(p.root, rel)}
+		it.perm = e.Perm
+		if !opts.Chmod.IsZero() && e.Kind != Symlink {
+			it.perm = opts.Chmod.Apply(e.Perm, e.Kind == Dir)
+		}
+		items = append(items, it)
+		if e.Tree {
+			lists[path.Dir(it.remote)] = nil
+		}
+	}
+	// --delete looks only inside the copied trees, never beside them.
+	mirrored := map[string]bool{}
+	for _, t := range src.Trees {
+		lists[path.Join(p.root, t)] = nil
+		mirrored[path.Join(p.root, t)] = true
+	}
+	for _, it := range items {
+		if it.e.Tree && it.e.Kind == Dir {
+			mirrored[it.remote] = true
+		}
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	dirs := make([]string, 0, len(lists))
+	for dir := range lists {
+		dirs = append(dirs, dir)
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			l := &listing{infos: map[string]fs.FileInfo{}}
+			infos, err := r.FS.ReadDir(dir)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				if _, ok := r.lost(err); ok {
+					return err
+				}
+				l.err = err
+			}
+			for _, fi := range infos {
+				l.infos[fi.Name()] = fi
+			}
+			mu.Lock()
+			lists[dir] = l
+			mu.Unlock()
+			return nil
+		})
+	}
+	for _, it := range items {
+		if it.e.Tree {
+			continue
+		}
+		g.Go(func() error {
+			fi, err := r.FS.Lstat(it.remote)
+			switch {
+			case err == nil:
+				it.have = fi
+			case errors.Is(err, fs.ErrNotExist):
+			default:
+				if _, ok := r.lost(err); ok {
+					return err
+				}
+				if opts.Become == nil || !errors.Is(err, fs.ErrPermission) {
+					it.err = fmt.Errorf("%s: %w", it.remote, describe(err))
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if _, err := r.FS.Lstat(p.root); errors.Is(err, fs.ErrNotExist) {
+		p.mkroot = true
+	}
+	want := map[string]bool{}
+	for _, it := range items {
+		want[it.remote] = true
+		if !it.e.Tree {
+			continue
+		}
+		l := lists[path.Dir(it.remote)]
+		if l.err != nil && (opts.Become == nil || !errors.Is(l.err, fs.ErrPermission)) {
+			it.err = fmt.Errorf("%s: %w", path.Dir(it.remote), describe(l.err))
+			continue
+		}
+		it.have = l.infos[path.Base(it.remote)]
+	}
+	if opts.Delete {
+		for _, d := range dirs {
+			if !mirrored[d] {
+				continue
+			}
+			for name, fi := range lists[d].infos {
+				if full := path.Join(d, name); !want[full] {
+					p.extras = append(p.extras, extra{remote: full, dir: fi.IsDir()})
+				}
+			}
+		}
+		sort.Slice(p.extras, func(i, j int) bool { return p.extras[i].remote < p.extras[j].remote })
+	}
+
+	// Decide each item; same-size files wait for their remote hashes.
+	var hashWant []*item
+	for _, it := range items {
+		if it.err != nil {
+			continue
+		}
+		r.decide(it, p, &hashWant)
+	}
+	if len(hashWant) > 0 {
+		paths := make([]string, len(hashWant))
+		for i, it := range hashWant {
+			paths[i] = it.remote
+		}
+		sums, err := r.sums(ctx, opts.Become, paths)
+		if err != nil {
+			return nil, fmt.Errorf("hashing remote files: %w", err)
+		}
+		for _, it := range hashWant {
+			local, err := it.e.Sum()
+			if err != nil {
+				it.err = fmt.Errorf("%s: %w", it.e.Local, err)
+				continue
+			}
+			if remote, ok := sums[it.remote]; !ok || remote != local {
+				it.action, it.send = report.Updated, true
+				continue
+			}
+			r.decideMeta(it, p)
+		}
+	}
+	p.items = items
+	return p, nil
+}
+
+// decide sets what to do with it from what is there, except for files of
+// the same size, which are added to hash.
+func (r *Remote) decide(it *item, p *plan, hash *[]*item) {
+	have := it.have
+	switch it.e.Kind {
+	case Dir:
+		switch {
+		case have == nil:
+			it.action, it.send = report.Created, true
+		case !have.IsDir():
+			it.err = fmt.Errorf("%s: exists and is not a directory; remove it, or push somewhere else", it.remote)
+		default:
+			r.decideMeta(it, p)
+		}
+	case File:
+		switch {
+		case have == nil:
+			it.action, it.send = report.Created, true
+		case have.IsDir():
+			it.err = fmt.Errorf("%s: is a directory, where a file would go; remove it, or push somewhere else", it.remote)
+		case !have.Mode().IsRegular() || have.Size() != it.e.Size:
+			it.action, it.send = report.Updated, true
+		default:
+			*hash = append(*hash, it)
+		}
+	case Symlink:
+		switch {
+		case have == nil:
+			it.action, it.send = report.Created, true
+		case have.IsDir():
+			it.err = fmt.Errorf("%s: is a directory, where a symlink would go; remove it, or push somewhere else", it.remote)
+		case have.Mode()&fs.ModeSymlink == 0:
+			it.action, it.send = report.Updated, true
+		default:
+			target, err := r.FS.ReadLink(it.remote)
+			if err != nil || target != it.e.Link {
+				it.action, it.send = report.Updated, true
+			} else {
+				it.action = report.Unchanged
+			}
+		}
+	}
+}
+
+// decideMeta compares mode, mtime and owner of a path whose content
+// matches.
+func (r *Remote) decideMeta(it *item, p *plan) {
+	it.action = report.Unchanged
+	have := it.have
+	if perm(have.Mode()) != it.perm {
+		it.meta = true
+	}
+	if it.e.Kind == File && !have.ModTime().Equal(it.e.MTime.Truncate(time.Second)) {
+		it.meta = true
+	}
+	if st, ok := have.Sys().(*sftpStat); ok {
+		if p.uid >= 0 && int(st.UID) != p.uid || p.gid >= 0 && int(st.GID) != p.gid {
+			it.meta = true
+		}
+	}
+	if it.meta {
+		it.action = report.Metadata
+	}
+}
+
+// install writes the plan as the login user, over SFTP.
+func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *temps) error {
+	if p.mkroot {
+		if err := r.FS.MkdirAll(p.root); err != nil {
+			return hostErr(r, fmt.Errorf("creating %s: %w", p.root, describe(err)))
+		}
+	}
+	// Directories first, parents before children (items are sorted).
+	failedDir := map[string]error{}
+	for _, it := range p.items {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if it.e.Kind != Dir || it.err != nil {
+			continue
+		}
+		if err := underFailed(it.remote, failedDir); err != nil {
+			it.err = err
+			continue
+		}
+		if it.send {
+			if err := r.FS.Mkdir(it.remote); err != nil {
+				if lost, ok := r.lost(err); ok {
+					return lost
+				}
+				it.err = fmt.Errorf("creating %s: %w", it.remote, describe(err))
+				failedDir[it.remote] = it.err
+				continue
+			}
+		}
+		if it.send || it.meta {
+			if err := r.setMeta(it, p, it.remote, false); err != nil {
+				if lost, ok := r.lost(err); ok {
+					return lost
+				}
+				it.err = err
+			}
+		}
+	}
+
+	// Files and links, many at once.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Parallel)
+	for _, it := range p.items {
+		if it.e.Kind == Dir || it.err != nil || !it.send && !it.meta {
+			continue
+		}
+		if err := underFailed(it.remote, failedDir); err != nil {
+			it.err = err
+			continue
+		}
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			var err error
+			switch {
+			case it.send && it.e.Kind == Symlink:
+				err = r.putLink(it, tmp)
+			case it.send:
+				err = r.putFile(gctx, it, p, opts, tmp)
+			default:
+				err = r.setMeta(it, p, it.remote, true)
+			}
+			if err != nil {
+				if lost, ok := r.lost(err); ok {
+					return lost
+				}
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				it.err = err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+
+	// Directory mtimes last, since writing into a directory changes it.
+	for i := len(p.items) - 1; i >= 0; i-- {
+		it := p.items[i]
+		if it.e.Kind != Dir || it.err != nil || !it.e.Tree {
+			continue
+		}
+		if err := r.FS.Chtimes(it.remote, it.e.MTime, it.e.MTime); err != nil {
+			if lost, ok := r.lost(err); ok {
+				return lost
+			}
+			it.err = fmt.Errorf("setting the mtime of %s: %w", it.remote, describe(err))
+		}
+	}
+	return ctx.Err()
+}
+
+func underFailed(p string, failed map[string]error) error {
+	for d := path.Dir(p); ; d = path.Dir(d) {
+		if err, ok := failed[d]; ok {
+			return fmt.Errorf("%s: not written, its directory failed: %w", p, err)
+		}
+		if d == "/" || d == "." {
+			return nil
+		}
+	}
+}
+
+// putFile writes a file's content to a temp name beside its destination,
+// sets its metadata and renames it into place.
+func (r *Remote) putFile(ctx context.Context, it *item, p *plan, opts *PushOptions, tmp *temps) error {
+	local, err := os.Open(it.e.Local)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.e.Local, unwrapPath(err))
+	}
+	defer local.Close()
+	name := tempName(it.remote)
+	f, err := r.FS.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.remote, describe(err))
+	}
+	tmp.add(name)
+	n, err := f.ReadFrom(&sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
+	it.bytes = n
+	if err == nil {
+		err = f.Close()
+	} else {
+		f.Close()
+	}
+	if err == nil {
+		err = r.setMeta(it, p, name, true)
+	}
+	if err == nil {
+		err = r.FS.PosixRename(name, it.remote)
+		if err != nil {
+			err = fmt.Errorf("%s: renaming into place: %w", it.remote, describe(err))
+		}
+	}
+	if err != nil {
+		if _, lost := r.lost(err); !lost && ctx.Err() == nil {
+			if rerr := removeAll(r.FS, name); rerr == nil {
+				tmp.done(name)
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if strings.HasPrefix(err.Error(), it.remote) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", it.remote, describe(err))
+	}
+	tmp.done(name)
+	return nil
+}
+
+// putLink makes a symlink at a temp name and renames it over the
+// destination, so the path never goes missing.
+func (r *Remote) putLink(it *item, tmp *temps) error {
+	name := tempName(it.remote)
+	if err := r.FS.Symlink(it.e.Link, name); err != nil {
+		return fmt.Errorf("%s: %w", it.remote, describe(err))
+	}
+	tmp.add(name)
+	if err := r.FS.PosixRename(name, it.remote); err != nil {
+		if _, lost := r.lost(err); !lost {
+			if removeAll(r.FS, name) == nil {
+				tmp.done(name)
+			}
+		}
+		return fmt.Errorf("%s: renaming into place: %w", it.remote, describe(err))
+	}
+	tmp.done(name)
+	it.bytes = 0
+	return nil
+}
+
+// setMeta sets mode, owner and (for files) mtime on target, which is the
+// item's path or its temp file.
+func (r *Remote) setMeta(it *item, p *plan, target string, mtime bool) error {
+	if p.uid >= 0 || p.gid >= 0 {
+		uid, gid := p.uid, p.gid
+		if uid < 0 || gid < 0 {
+			fi := it.have
+			if fi == nil || target != it.remote {
+				var err error
+				if fi, err = r.FS.Lstat(target); err != nil {
+					return fmt.Errorf("%s: %w", it.remote, describe(err))
+				}
+			}
+			if st, ok := fi.Sys().(*sftpStat); ok {
+				if uid < 0 {
+					uid = int(st.UID)
+				}
+				if gid < 0 {
+					gid = int(st.GID)
+				}
+			}
+		}
+		if err := r.FS.Chown(target, uid, gid); err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				return fmt.Errorf("%s: setting owner %d:%d: permission denied (only root can give files away; add --become)", it.remote, uid, gid)
+			}
+			return fmt.Errorf("%s: setting owner: %w", it.remote, describe(err))
+		}
+	}
+	// Chmod after chown, which may clear setuid and setgid bits.
+	if err := r.FS.Chmod(target, it.perm); err != nil {
+		return fmt.Errorf("%s: setting mode %04o: %w", it.remote, uint32(it.perm.Perm()), describe(err))
+	}
+	if mtime && it.e.Kind == File {
+		if err := r.FS.Chtimes(target, it.e.MTime, it.e.MTime); err != nil {
+			return fmt.Errorf("%s: setting mtime: %w", it.remote, describe(err))
+		}
+	}
+	return nil
+}
+
+// deleteExtras removes what --delete found, once everything else went well.
+func (r *Remote) deleteExtras(ctx context.Context, p *plan, opts *PushOptions, st *report.TransferStats) error {
+	for _, x := range p.extras {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		res := report.FileResult{Host: r.Host, Path: x.remote, Action: report.Deleted, Time: time.Now()}
+		if err := removeAll(r.FS, x.remote); err != nil {
+			if lost, ok := r.lost(err); ok {
+				return lost
+			}
+			res.Action, res.Err = report.FileFailed, fmt.Errorf("deleting %s: %w", x.remote, describe(err))
+			st.Failed++
+		} else {
+			st.Deleted++
+		}
+		opts.Report(res)
+	}
+	return nil
+}
+
+// sizedReader feeds a local file to an SFTP write, stopping when ctx ends
+// and counting bytes as they go. Its Size lets pkg/sftp pipeline the write.
+type sizedReader struct {
+	ctx  context.Context
+	r    io.Reader
+	size int64
+	sent func(int64)
+}
+
+func (s *sizedReader) Size() int64 { return s.size }
+
+func (s *sizedReader) Read(b []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := s.r.Read(b)
+	if n > 0 && s.sent != nil {
+		s.sent(int64(n))
+	}
+	return n, err
+}
