@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: start 20 local lab hosts (in-process SSH servers, nothing to
-# install), then ping them and run commands on all of them over one
-# connection each. The lab stops when the demo ends.
+# install), then ping them, run commands on all of them and push files to
+# them, over one connection each. The lab stops when the demo ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fleet=${FLEET:-bin/fleet}
@@ -52,3 +52,18 @@ run run all --ssh-config "$ssh_config" --parallel -c 'sleep 0.2; echo one' -c 's
 run ssh-config lab01 --ssh-config "$ssh_config"
 printf '\n%s$ fleet run db --ssh-config %s -- exit 3   # a failing command: exit code 2%s\n' "$bold" "$ssh_config" "$plain"
 "$fleet" run db --ssh-config "$ssh_config" -- 'exit 3' || echo "(exit status $?)"
+
+# File push: one SFTP session per host over its connection. The lab hosts
+# share this machine's disk, so each gets its own directory from its name.
+mkdir -p "$dir/site/css"
+printf '<h1>fleet demo</h1>\n' >"$dir/site/index.html"
+printf 'body { font: 14px sans-serif }\n' >"$dir/site/css/site.css"
+head -c 1048576 /dev/urandom >"$dir/site/logo.bin"
+run push web --ssh-config "$ssh_config" "$dir/site/" "$dir/www/{{ inventory_hostname }}/"
+printf '\n# the same push again: nothing changed, nothing sent'
+run push web --ssh-config "$ssh_config" "$dir/site/" "$dir/www/{{ inventory_hostname }}/"
+printf '<h1>fleet demo, v2</h1>\n' >"$dir/site/index.html"
+printf '\n# one file changed: only it is sent (-v lists each file)'
+run push 'web[0:1]' --ssh-config "$ssh_config" "$dir/site/" "$dir/www/{{ inventory_hostname }}/" -v
+run pull 'web[0:1]' --ssh-config "$ssh_config" "$dir/www/{{ inventory_hostname }}/index.html" "$dir/pulled"
+find "$dir/pulled" -type f | sed "s|^$dir/||" | sort

@@ -34,6 +34,7 @@ type TransferStats struct {
 	Changed, Unchanged, Deleted, Failed int   // Changed counts Created+Updated+Metadata
 	Bytes                               int64 // content bytes sent
 	DryRun                              bool  // nothing was changed; the counts say what would have been
+	Fetched                             bool  // a pull: Bytes came from the host rather than went to it
 }
 
 // FileSink is implemented by sinks that report single paths of a
@@ -117,11 +118,19 @@ func (t *TransferStats) summaryText() string {
 		b = appendFailed(b, t.Failed)
 		b = append(b, " ("...)
 		b = append(b, HumanBytes(t.Bytes)...)
-		b = append(b, " to send)"...)
+		if t.Fetched {
+			b = append(b, " to fetch)"...)
+		} else {
+			b = append(b, " to send)"...)
+		}
 	} else {
 		b = append(b, ", "...)
 		b = append(b, HumanBytes(t.Bytes)...)
-		b = append(b, " sent"...)
+		if t.Fetched {
+			b = append(b, " fetched"...)
+		} else {
+			b = append(b, " sent"...)
+		}
 		b = appendFailed(b, t.Failed)
 	}
 	return string(b)

@@ -167,8 +167,8 @@ func TestPushAndPull(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(base, "h0")); !os.IsNotExist(err) {
 		t.Fatalf("dry run created the destination: %v", err)
 	}
-	if st := stats(rec, "h0"); st.Changed != 5 || st.Bytes != 0 || !st.DryRun {
-		t.Errorf("dry run stats %+v, want 5 to change, 0 bytes", st)
+	if st := stats(rec, "h0"); st.Changed != 5 || st.Bytes != 35 || !st.DryRun {
+		t.Errorf("dry run stats %+v, want 5 to change, 35 bytes to send", st)
 	}
 
 	// The first push copies everything.
@@ -301,4 +301,72 @@ func mustChmod(t *testing.T, spec string) transfer.ModeSpec {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// progressFunc calls a function as bytes go out.
+type progressFunc func(sent int64)
+
+func (f progressFunc) AddTotal(int64) {}
+func (f progressFunc) HostDone()      {}
+func (f progressFunc) Add(n int64)    { f(n) }
+
+// An interrupted push, and one whose connection dies, leave the old file
+// whole and no temp file behind.
+func TestPushInterruptedOrLost(t *testing.T) {
+	for _, how := range []string{"interrupted", "connection lost"} {
+		t.Run(how, func(t *testing.T) {
+			hosts, servers := labHosts(t, 1)
+			src := t.TempDir()
+			big := make([]byte, 32<<20)
+			for i := range big {
+				big[i] = byte(i * 7)
+			}
+			if err := os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dest := t.TempDir()
+			writeFile(t, filepath.Join(dest, "big.bin"), "old", 0o644, time.Now())
+			s, err := transfer.Scan([]string{filepath.Join(src, "big.bin")}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var sent int64
+			var once sync.Once
+			stop := func(n int64) {
+				// Called from the copying goroutines; stop once a
+				// quarter is out.
+				if sent += n; sent > 8<<20 {
+					once.Do(func() {
+						if how == "interrupted" {
+							cancel()
+						} else {
+							servers[0].KillConnections()
+						}
+					})
+				}
+			}
+			var mu sync.Mutex
+			rec := &fileRecorder{recorder: newRecorder()}
+			o := runner.Push(ctx, newPool(t), hosts, runner.PushOptions{
+				Source: s, Dests: map[string]string{hosts[0].Name: dest + "/"}, Sink: rec,
+				Progress: progressFunc(func(n int64) { mu.Lock(); stop(n); mu.Unlock() }),
+			})
+			switch how {
+			case "interrupted":
+				if !o.Interrupted || o.ExitCode() != runner.ExitInterrupted {
+					t.Errorf("exit %d, interrupted %v; want 130", o.ExitCode(), o.Interrupted)
+				}
+			default:
+				if o.ExitCode() != runner.ExitUnreachable {
+					t.Errorf("exit %d, want 4: %+v", o.ExitCode(), rec.hosts)
+				}
+			}
+			if got, _ := os.ReadFile(filepath.Join(dest, "big.bin")); string(got) != "old" {
+				t.Errorf("the destination holds %d bytes, want the old content", len(got))
+			}
+			noTemps(t, dest)
+		})
+	}
 }

@@ -58,7 +58,7 @@ type pulled struct {
 // temp name beside its destination and renamed, so an interrupted pull
 // leaves old files intact and no temp files behind.
 func Pull(ctx context.Context, r *Remote, opts PullOptions) (report.TransferStats, error) {
-	stats := report.TransferStats{DryRun: opts.DryRun}
+	stats := report.TransferStats{DryRun: opts.DryRun, Fetched: true}
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultParallel
 	}
@@ -86,6 +86,9 @@ func Pull(ctx context.Context, r *Remote, opts PullOptions) (report.TransferStat
 		runErr = r.fetch(ctx, items, opts)
 	}
 	for _, it := range items {
+		if opts.DryRun && it.send && it.kind == File {
+			it.bytes = it.size
+		}
 		res := report.FileResult{Host: r.Host, Path: it.local, Action: it.action, Bytes: it.bytes, DryRun: opts.DryRun, Time: time.Now()}
 		if it.err != nil {
 			res.Action, res.Err = report.FileFailed, trimPath(it.remote, trimPath(it.local, it.err))

@@ -114,6 +114,9 @@ func Push(ctx context.Context, r *Remote, src *Source, opts PushOptions) (report
 	}
 	if opts.DryRun {
 		for _, it := range p.items {
+			if it.send && it.e.Kind == File {
+				it.bytes = it.e.Size
+			}
 			emit(&opts, &stats, r.Host, it, true)
 		}
 		if opts.Delete {
