@@ -147,7 +147,9 @@ func (x *session) handle(req *ssh.Request) (ok bool, then func()) {
 				if err != nil && !errors.Is(err, io.EOF) {
 					x.srv.logf("user %q: sftp: %v", x.sc.User(), err)
 				}
-				x.ch.CloseWrite()
+				// No CloseWrite: pkg/sftp's server may still be sending
+				// its last reply from a goroutine of its own, and
+				// x/crypto's CloseWrite races with a Write.
 				x.sendExitStatus(0)
 				x.ch.Close()
 			})
