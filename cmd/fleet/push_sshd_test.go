@@ -472,3 +472,110 @@ func TestSSHDPushBecome(t *testing.T) {
 		}
 	}
 }
+
+// answer is a prompter that gives the same answer to every prompt.
+type answer string
+
+func (a answer) Secret(string) (string, error) { return string(a), nil }
+
+// --become with a sudo that wants a password: refused with advice without
+// -K, refused with a wrong password, and done with the right one, which is
+// asked once for every host. --owner and --group name users on the host.
+func TestSSHDPushBecomePassword(t *testing.T) {
+	lab := newSSHDLab(t, 2, sshdtest.Options{})
+	var b [8]byte
+	rand.Read(b[:])
+	password := "pw-" + hex.EncodeToString(b[:])
+	sshdtest.EnableSudo(t, password)
+	lab.write(t)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "secret.conf"), "token = 42\n")
+	root := filepath.Join("/opt", "fleet-become-"+hex.EncodeToString(b[:4]))
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	dest := root + "/{{ inventory_hostname }}/"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	r := lab.fleet(t, "push", "all", filepath.Join(src, "secret.conf"), dest, "--become")
+	if r.code != 2 || !strings.Contains(r.stdout, "--ask-become-pass") {
+		t.Errorf("no password: exit %d, want 2 and advice to pass --ask-become-pass", r.code)
+	}
+	r = lab.fleetPrompt(ctx, t, answer("wrong"), "push", "all", filepath.Join(src, "secret.conf"), dest, "-K")
+	if r.code != 2 || !strings.Contains(r.stdout, "refused the password") {
+		t.Errorf("wrong password: exit %d, want 2 and a refused password", r.code)
+	}
+	r = lab.fleetPrompt(ctx, t, answer(password), "push", "all", filepath.Join(src, "secret.conf"), dest, "-K",
+		"--owner", "nobody", "--group", "nogroup", "--chmod", "0640")
+	if r.code != 0 {
+		t.Fatalf("right password: exit %d", r.code)
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range lab.names {
+		p := filepath.Join(root, name, "secret.conf")
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if strconv.Itoa(int(st.Uid)) != nobody.Uid || fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: owner %d mode %v, want nobody (%s) and 0640", name, st.Uid, fi.Mode(), nobody.Uid)
+		}
+		if got := readFile(t, p); got != "token = 42\n" {
+			t.Errorf("%s: content %q", name, got)
+		}
+		if strings.Contains(r.stdout+r.stderr, password) {
+			t.Errorf("the password was printed")
+		}
+	}
+}
+
+// fleet pull fetches a tree from every host into LOCALDIR/<host>, and a
+// second pull fetches nothing. Symlinks stay links, relative targets and
+// all.
+func TestSSHDPull(t *testing.T) {
+	lab := newSSHDLab(t, 3, sshdtest.Options{})
+	lab.write(t)
+	base := remoteBase(t, lab.servers[0])
+	src := filepath.Join(t.TempDir(), "logs")
+	makeTree(t, src, 4<<20)
+	if err := os.Symlink("d1/f001.txt", filepath.Join(src, "latest")); err != nil {
+		t.Fatal(err)
+	}
+	want := treeSums(t, src)
+	r := lab.fleet(t, "push", "all", src, base+"/{{ inventory_hostname }}/")
+	if r.code != 0 {
+		t.Fatalf("push: exit %d", r.code)
+	}
+	for _, name := range lab.names {
+		link, err := os.Readlink(filepath.Join(base, name, "logs", "latest"))
+		if err != nil || link != "d1/f001.txt" {
+			t.Errorf("%s: pushed link points to %q (%v), want d1/f001.txt", name, link, err)
+		}
+	}
+	out := t.TempDir()
+	r = lab.fleet(t, "pull", "all", base+"/{{ inventory_hostname }}/logs", out, "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("pull: exit %d", r.code)
+	}
+	for _, name := range lab.names {
+		sameSums(t, name, want, treeSums(t, filepath.Join(out, name, "logs")))
+		if link, err := os.Readlink(filepath.Join(out, name, "logs", "latest")); err != nil || link != "d1/f001.txt" {
+			t.Errorf("%s: pulled link points to %q (%v), want d1/f001.txt", name, link, err)
+		}
+		if left := tempsUnder(filepath.Join(out, name)); len(left) > 0 {
+			t.Errorf("%s: temp files left: %q", name, left)
+		}
+	}
+	r = lab.fleet(t, "pull", "all", base+"/{{ inventory_hostname }}/logs", out, "--output", "json")
+	for name, h := range jsonHosts(t, r.stdout) {
+		if tr := transferOf(t, h); r.code != 0 || tr["changed"] != 0 || tr["bytes"] != 0 {
+			t.Errorf("%s: second pull (exit %d) %v, want nothing fetched", name, r.code, tr)
+		}
+	}
+}

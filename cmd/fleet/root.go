@@ -49,7 +49,13 @@ func (e usageError) Unwrap() error { return e.err }
 // Main runs fleet with args and returns the exit code. Cancelling ctx (on
 // SIGINT) stops runs on every host; they then exit 130.
 func Main(ctx context.Context, args []string, ios *iostreams.IOStreams, lookup func(string) (string, bool)) int {
-	a := &app{io: ios, lookup: lookup}
+	return mainWith(ctx, args, ios, lookup, nil)
+}
+
+// mainWith is Main with the terminal prompter replaced by prompt, if not
+// nil: tests answer password prompts with it.
+func mainWith(ctx context.Context, args []string, ios *iostreams.IOStreams, lookup func(string) (string, bool), prompt muxconn.Prompter) int {
+	a := &app{io: ios, lookup: lookup, prompt: prompt}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(ios.In)

@@ -18,6 +18,7 @@ import (
 
 	"fleetrun.dev/fleet/internal/iostreams"
 	"fleetrun.dev/fleet/internal/sshdtest"
+	"fleetrun.dev/fleet/muxconn"
 )
 
 // sshdLab is a set of real sshd hosts with an inventory and an ssh_config
@@ -114,11 +115,17 @@ func (lab *sshdLab) fleet(t *testing.T, args ...string) fleetResult {
 
 func (lab *sshdLab) fleetCtx(ctx context.Context, t *testing.T, args ...string) fleetResult {
 	t.Helper()
+	return lab.fleetPrompt(ctx, t, nil, args...)
+}
+
+// fleetPrompt runs fleet with prompt answering its password prompts.
+func (lab *sshdLab) fleetPrompt(ctx context.Context, t *testing.T, prompt muxconn.Prompter, args ...string) fleetResult {
+	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
 	ios.SetStdinTTY(true)
 	full := append([]string{args[0], "-i", lab.inventory, "--ssh-config", lab.sshConfig}, args[1:]...)
 	start := time.Now()
-	code := Main(ctx, full, ios, func(k string) (string, bool) { return "", false })
+	code := mainWith(ctx, full, ios, func(k string) (string, bool) { return "", false }, prompt)
 	r := fleetResult{code: code, stdout: out.String(), stderr: errOut.String(), elapsed: time.Since(start)}
 	t.Logf("fleet %s\nexit %d in %s\nstdout:\n%s\nstderr:\n%s", strings.Join(full, " "), r.code, r.elapsed, r.stdout, r.stderr)
 	return r
