@@ -35,6 +35,9 @@ fuzz:
 	$(GO) test ./vars -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./muxconn/target -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./report -run '^$$' -fuzz '^FuzzFold$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./vars -run '^$$' -fuzz '^FuzzInterpolate$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./transfer -run '^$$' -fuzz '^FuzzParseChmod$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./transfer -run '^$$' -fuzz '^FuzzParseSums$$' -fuzztime $(FUZZTIME)
 
 # Rewrite the Ansible conformance goldens (needs ansible on PATH).
 golden:
