@@ -48,6 +48,18 @@ func (g *SessionGate) acquire(ctx context.Context, gone <-chan struct{}) error {
 	}
 }
 
+// tryAcquire takes a free slot if there is one.
+func (g *SessionGate) tryAcquire() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.active >= g.limit {
+		return false
+	}
+	g.active++
+	g.peak = max(g.peak, g.active)
+	return true
+}
+
 // opened records that the server accepted a session with the caller's
 // slot held, proving it takes this many at once.
 func (g *SessionGate) opened() {

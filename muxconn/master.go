@@ -205,7 +205,19 @@ type Command struct {
 // and Run returns within abandonGrace even if the host has stopped
 // answering.
 func (m *Master) Run(ctx context.Context, c Command) error {
-	s, err := m.NewSession(ctx)
+	return m.run(ctx, c, true)
+}
+
+// TryRun is Run, except that it returns ErrNoRoom at once, having run
+// nothing, when no session slot is free: for a caller holding a session
+// of its own (an SFTP session, say) that would otherwise wait for itself
+// on a server that allows one session per connection.
+func (m *Master) TryRun(ctx context.Context, c Command) error {
+	return m.run(ctx, c, false)
+}
+
+func (m *Master) run(ctx context.Context, c Command, wait bool) error {
+	s, err := m.newSession(ctx, wait)
 	if err != nil {
 		return err
 	}

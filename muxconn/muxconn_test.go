@@ -477,3 +477,39 @@ func TestJumpConnectionShared(t *testing.T) {
 		m.Release()
 	}
 }
+
+// TryRun returns ErrNoRoom at once when the caller's own session fills the
+// gate, or the server refuses a second one, and runs when there is room.
+func TestTryRunNoRoom(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		server, our int
+	}{{"gate full", 10, 1}, {"server refuses", 1, 10}} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLab(t, 1, labhost.Options{MaxSessions: c.server})
+			ctx := testCtx(t)
+			tg := l.target(0)
+			tg.MaxSessions = c.our
+			m, err := l.pool(t, nil).Get(ctx, tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Release()
+			fs, err := m.SFTP(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.TryRun(ctx, muxconn.Command{Cmd: "true"}); !errors.Is(err, muxconn.ErrNoRoom) {
+				t.Errorf("TryRun beside the SFTP session: %v, want ErrNoRoom", err)
+			}
+			if _, err := fs.Getwd(); err != nil {
+				t.Errorf("the SFTP session broke: %v", err)
+			}
+			fs.Close()
+			var out bytes.Buffer
+			if err := m.Run(ctx, muxconn.Command{Cmd: "echo ok", Stdout: &out}); err != nil || out.String() != "ok\n" {
+				t.Errorf("Run after the SFTP session closed: %v %q", err, out.String())
+			}
+		})
+	}
+}

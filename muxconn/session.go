@@ -38,9 +38,26 @@ const refusedRetries = 50
 // for one of its running sessions to end, or a short backoff, and tries
 // again.
 func (m *Master) NewSession(ctx context.Context) (*Session, error) {
+	return m.newSession(ctx, true)
+}
+
+// ErrNoRoom is TryRun's error when every session slot is taken, by the
+// gate or by the server refusing the open.
+var ErrNoRoom = errors.New("muxconn: no session slot is free")
+
+// newSession opens a session; without wait it returns ErrNoRoom at once
+// where NewSession would wait for a slot or retry a refused open.
+func (m *Master) newSession(ctx context.Context, wait bool) (*Session, error) {
 	backoff := 10 * time.Millisecond
 	for idle := 0; ; {
-		if err := m.gate.acquire(ctx, m.done); err != nil {
+		if !wait {
+			if m.dead() {
+				return nil, m.lost()
+			}
+			if !m.gate.tryAcquire() {
+				return nil, ErrNoRoom
+			}
+		} else if err := m.gate.acquire(ctx, m.done); err != nil {
 			if errors.Is(err, errGone) {
 				return nil, m.lost()
 			}
@@ -59,8 +76,11 @@ func (m *Master) NewSession(ctx context.Context) (*Session, error) {
 			}
 			return nil, m.settle(ctx, err)
 		}
-		wait := m.gate.refused()
-		if wait == nil {
+		freed := m.gate.refused()
+		if !wait {
+			return nil, ErrNoRoom
+		}
+		if freed == nil {
 			idle++
 			if idle > refusedRetries {
 				return nil, fmt.Errorf("muxconn: %s: the server refuses every session (%s) though none of fleet's is open; is MaxSessions 0 in its sshd_config?", m.Target.Alias, refused.Message)
@@ -69,7 +89,7 @@ func (m *Master) NewSession(ctx context.Context) (*Session, error) {
 		t := time.NewTimer(backoff)
 		backoff = min(backoff*2, time.Second)
 		select {
-		case <-wait: // nil when none of ours runs: only the timer then
+		case <-freed: // nil when none of ours runs: only the timer then
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()

@@ -134,18 +134,28 @@ func transferHost(ctx context.Context, conn Connector, h Host, sink report.Sink,
 		}
 		return done(report.Failed, err)
 	}
-	defer fs.Close()
-	remote := &transfer.Remote{
-		Host: h.Name,
-		FS:   fs.Client,
-		Run: func(ctx context.Context, cmd string, stdin []byte, stdout, stderr io.Writer) error {
-			var in io.Reader
-			if stdin != nil {
-				in = bytes.NewReader(stdin)
-			}
-			return m.Run(ctx, muxconn.Command{Cmd: cmd, Stdin: in, Stdout: stdout, Stderr: stderr})
-		},
-		Lost: fs.Lost,
+	defer func() { fs.Close() }()
+	remote := &transfer.Remote{Host: h.Name, FS: fs.Client, Lost: fs.Lost}
+	remote.Run = func(ctx context.Context, cmd string, stdin []byte, stdout, stderr io.Writer) error {
+		c := muxconn.Command{Cmd: cmd, Stdout: stdout, Stderr: stderr}
+		if stdin != nil {
+			c.Stdin = bytes.NewReader(stdin)
+		}
+		err := m.TryRun(ctx, c)
+		if !errors.Is(err, muxconn.ErrNoRoom) {
+			return err
+		}
+		// The server takes one session at a time (MaxSessions 1), and
+		// the SFTP session is it: close it for the command, then open
+		// another. The transfer runs commands only between SFTP calls.
+		fs.Close()
+		err = m.Run(ctx, c)
+		next, oerr := m.SFTP(ctx)
+		if oerr != nil {
+			return errors.Join(err, fmt.Errorf("reopening the SFTP session: %w", oerr))
+		}
+		fs, remote.FS, remote.Lost = next, next.Client, next.Lost
+		return err
 	}
 	hooks := fileHooks{report: func(report.FileResult) {}}
 	if fsink, ok := sink.(report.FileSink); ok {

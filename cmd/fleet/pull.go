@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -61,6 +62,9 @@ func pullRun(cmd *cobra.Command, opts *pullOptions) error {
 	}
 	if strings.TrimSpace(opts.Remote) == "" || strings.TrimSpace(opts.LocalDir) == "" {
 		return usageError{fmt.Errorf("the remote path and the local directory must not be empty")}
+	}
+	if fi, err := os.Stat(opts.LocalDir); err == nil && !fi.IsDir() {
+		return usageError{fmt.Errorf("%s is not a directory; give a directory to fetch into (it is created when missing)", opts.LocalDir)}
 	}
 	c, hosts, err := a.connect(&opts.x.conn, opts.Pattern)
 	if err != nil {

@@ -117,7 +117,7 @@ func pushRun(cmd *cobra.Command, opts *pushOptions) error {
 		return usageError{fmt.Errorf("the destination is empty")}
 	}
 	var chmod transfer.ModeSpec
-	if opts.Chmod != "" {
+	if cmd.Flags().Changed("chmod") {
 		var err error
 		if chmod, err = transfer.ParseChmod(opts.Chmod); err != nil {
 			return usageError{err}

@@ -579,3 +579,33 @@ func TestSSHDPull(t *testing.T) {
 		}
 	}
 }
+
+// A server that allows one session per connection: the SFTP session makes
+// way for the hash command and comes back, with and without
+// --max-sessions 1, instead of waiting for itself.
+func TestSSHDPushMaxSessionsOne(t *testing.T) {
+	lab := newSSHDLab(t, 2, sshdtest.Options{MaxSessions: 1})
+	lab.write(t)
+	src := filepath.Join(t.TempDir(), "conf")
+	makeTree(t, src, 1<<20)
+	want := treeSums(t, src)
+	base := remoteBase(t, lab.servers[0])
+	for _, extra := range [][]string{nil, {"--max-sessions", "1"}} {
+		dest := base + "/{{ inventory_hostname }}/" + fmt.Sprint(len(extra))
+		for round := range 2 {
+			r := lab.fleet(t, append([]string{"push", "all", src, dest, "--output", "json"}, extra...)...)
+			if r.code != 0 {
+				t.Fatalf("push %v round %d: exit %d", extra, round, r.code)
+			}
+			for name, h := range jsonHosts(t, r.stdout) {
+				tr := transferOf(t, h)
+				if round == 1 && (tr["changed"] != 0 || tr["bytes"] != 0) {
+					t.Errorf("%s %v: second push %v, want nothing sent", name, extra, tr)
+				}
+			}
+		}
+		for _, name := range lab.names {
+			sameSums(t, name, want, treeSums(t, filepath.Join(base, name, fmt.Sprint(len(extra)), "conf")))
+		}
+	}
+}
