@@ -28,6 +28,9 @@ type PushOptions struct {
 	Source *transfer.Source
 	// Dests holds each host's destination, templated already.
 	Dests map[string]string
+	// Becomes holds how each host is written through sudo; hosts absent
+	// from it are written as the login user.
+	Becomes map[string]*transfer.Become
 	// Push is the per-host behaviour; Dest, Report, Planned and Sent are
 	// filled in for each host.
 	Push     transfer.PushOptions
@@ -58,7 +61,7 @@ func Push(ctx context.Context, conn Connector, hosts []Host, opts PushOptions) *
 	return transferAll(ctx, conn, hosts, opts.Forks, opts.Sink, opts.Progress,
 		func(ctx context.Context, h Host, r *transfer.Remote, files fileHooks) (report.TransferStats, error) {
 			o := opts.Push
-			o.Dest = opts.Dests[h.Name]
+			o.Dest, o.Become = opts.Dests[h.Name], opts.Becomes[h.Name]
 			o.Report, o.Planned, o.Sent = files.report, files.planned, files.sent
 			return transfer.Push(ctx, r, opts.Source, o)
 		})

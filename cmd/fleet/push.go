@@ -138,26 +138,21 @@ func pushRun(cmd *cobra.Command, opts *pushOptions) error {
 	if err != nil {
 		return err
 	}
-	var become *transfer.Become
-	if opts.Become || opts.AskBecomePass {
-		become = &transfer.Become{User: opts.BecomeUser}
-		if opts.AskBecomePass {
-			if become.Password, err = a.askBecomePass(); err != nil {
-				return err
-			}
-		}
+	becomes, err := opts.becomes(cmd, hosts)
+	if err != nil {
+		return err
 	}
 	xs := a.xferSinks(&opts.x, hosts)
 	outcome := runner.Push(interruptible(cmd), c.pool, hosts, runner.PushOptions{
-		Source: src,
-		Dests:  dests,
+		Source:  src,
+		Dests:   dests,
+		Becomes: becomes,
 		Push: transfer.PushOptions{
 			DryRun:   opts.x.dryRun,
 			Delete:   opts.Delete,
 			Chmod:    chmod,
 			Owner:    opts.Owner,
 			Group:    opts.Group,
-			Become:   become,
 			Verbose:  a.verbose > 0,
 			Parallel: opts.x.transfers,
 		},
@@ -189,6 +184,98 @@ func templated(hosts []runner.Host, what, tmpl string) (map[string]string, error
 		out[h.Name] = s
 	}
 	return out, nil
+}
+
+// becomes decides, host by host, whether to write through sudo and as
+// whom, as Ansible does: --become, else the host's ansible_become; the user
+// from --become-user, else ansible_become_user, else root; the password
+// from -K, else ansible_become_password. Only sudo is supported, so another
+// ansible_become_method stops the push before any host is contacted.
+func (opts *pushOptions) becomes(cmd *cobra.Command, hosts []runner.Host) (map[string]*transfer.Become, error) {
+	a := opts.app
+	var password string
+	asked := false
+	out := map[string]*transfer.Become{}
+	for _, h := range hosts {
+		get := func(name string) (any, bool) {
+			if h.Vars == nil {
+				return nil, false
+			}
+			return h.Vars.Get(name)
+		}
+		on := opts.Become || opts.AskBecomePass
+		if !on {
+			if v, ok := get("ansible_become"); ok {
+				if on, ok = truthy(v); !ok {
+					return nil, usageError{fmt.Errorf("host %s: ansible_become is %v; want true or false", h.Name, v)}
+				}
+			}
+		}
+		if !on {
+			continue
+		}
+		if v, ok := get("ansible_become_method"); ok && fmt.Sprint(v) != "sudo" {
+			return nil, usageError{fmt.Errorf("host %s: ansible_become_method %v is not supported; fleet becomes with sudo", h.Name, v)}
+		}
+		b := &transfer.Become{User: opts.BecomeUser}
+		if !cmd.Flags().Changed("become-user") {
+			if v, ok := get("ansible_become_user"); ok {
+				b.User = fmt.Sprint(v)
+			}
+		}
+		switch {
+		case opts.AskBecomePass:
+			if !asked {
+				var err error
+				if password, err = a.askBecomePass(); err != nil {
+					return nil, err
+				}
+				asked = true
+			}
+			b.Password = password
+		default:
+			for _, name := range []string{"ansible_become_password", "ansible_become_pass"} {
+				if v, ok := get(name); ok {
+					if _, vault := v.(vars.Vault); vault {
+						return nil, usageError{fmt.Errorf("host %s: %s is vault-encrypted, which fleet can't read; use --ask-become-pass", h.Name, name)}
+					}
+					b.Password = fmt.Sprint(v)
+					break
+				}
+			}
+		}
+		out[h.Name] = b
+	}
+	return out, nil
+}
+
+// truthy reads a boolean inventory value as Ansible's bool filter does.
+func truthy(v any) (bool, bool) {
+	switch v := v.(type) {
+	case bool:
+		return v, true
+	case string, vars.Unsafe:
+		switch strings.ToLower(fmt.Sprint(v)) {
+		case "yes", "true", "on", "1", "y", "t":
+			return true, true
+		case "no", "false", "off", "0", "n", "f", "":
+			return false, true
+		}
+	}
+	if n, ok := number(v); ok {
+		return n != 0, true
+	}
+	return false, false
+}
+
+func number(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int:
+		return int64(v), true
+	case int64:
+		return v, true
+	}
+	return 0, false
 }
 
 // askBecomePass asks sudo's password once for the whole run.

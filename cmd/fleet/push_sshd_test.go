@@ -464,6 +464,18 @@ func TestSSHDPushBecome(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stdout, "--become") {
 		t.Errorf("push without --become: exit %d, want 2 and advice to use --become", r.code)
 	}
+	// ansible_become in the inventory does what --become does.
+	becomeInv := filepath.Join(t.TempDir(), "become.yml")
+	writeFile(t, becomeInv, "all:\n  vars:\n    ansible_become: true\n    ansible_become_method: sudo\n")
+	r = lab.fleet(t, "push", "all", filepath.Join(src, "d1", "f001.txt"), root+"/{{ inventory_hostname }}/viainv/", "-i", becomeInv)
+	if r.code != 0 {
+		t.Errorf("push with ansible_become: exit %d", r.code)
+	}
+	for _, name := range lab.names {
+		if _, err := os.Stat(filepath.Join(root, name, "viainv", "f001.txt")); err != nil {
+			t.Errorf("%s: push with ansible_become: %v", name, err)
+		}
+	}
 	// Unchanged: nothing is sent, even as root.
 	r = lab.fleet(t, "push", "all", src+"/", root+"/{{ inventory_hostname }}", "--become", "--output", "json")
 	for name, h := range jsonHosts(t, r.stdout) {
