@@ -167,7 +167,7 @@ func (a *app) warnf(format string, args ...any) {
 // debugf prints -v diagnostics on stderr.
 func (a *app) debugf(format string, args ...any) {
 	if a.verbose > 0 {
-		fmt.Fprintf(a.io.ErrOut, "fleet: "+format+"\n", args...)
+		a.diag(fmt.Sprintf("fleet: "+format+"\n", args...))
 	}
 }
 

@@ -316,6 +316,7 @@ func (a *app) xferSinks(x *xferFlags, hosts []runner.Host) *xferSinks {
 	if a.io.IsStderrTTY() {
 		xs.bar = report.NewProgress(a.io.ErrOut, len(hosts))
 		out = xs.bar.Writer(out)
+		a.setDiagOut(xs.bar.Writer(a.io.ErrOut))
 	}
 	color := a.io.ColorEnabled()
 	xs.out = report.NewLive(out, names, report.LiveOptions{Color: color, Files: a.verbose > 0 || x.dryRun})
@@ -334,6 +335,7 @@ func (xs *xferSinks) progress() runner.Progress {
 func (xs *xferSinks) finish(outcome *runner.Outcome) error {
 	if xs.bar != nil {
 		xs.bar.Close()
+		xs.a.setDiagOut(nil)
 	}
 	if outcome.Interrupted {
 		xs.out.Close()

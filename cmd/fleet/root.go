@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +40,30 @@ type app struct {
 
 	// prompt, when set, replaces the terminal prompter (tests).
 	prompt muxconn.Prompter
+
+	// diagMu serialises fleet's own diagnostics and warnings, which come
+	// from many hosts' goroutines; diagOut, when set, replaces stderr for
+	// them (a progress bar's writer, which keeps them off the bar).
+	diagMu  sync.Mutex
+	diagOut io.Writer
+}
+
+// diag writes one line of fleet's own to stderr, whole.
+func (a *app) diag(line string) {
+	a.diagMu.Lock()
+	defer a.diagMu.Unlock()
+	w := a.diagOut
+	if w == nil {
+		w = a.io.ErrOut
+	}
+	io.WriteString(w, line)
+}
+
+// setDiagOut routes diagnostics through w from now on; nil means stderr.
+func (a *app) setDiagOut(w io.Writer) {
+	a.diagMu.Lock()
+	a.diagOut = w
+	a.diagMu.Unlock()
 }
 
 // usageError marks errors in how fleet was invoked.
@@ -87,7 +113,7 @@ func (a *app) printError(err error) {
 
 func (a *app) printWarnings(ws []diag.Warning) {
 	for _, w := range ws {
-		fmt.Fprintf(a.io.ErrOut, "fleet: warning: %s\n", w)
+		a.diag(fmt.Sprintf("fleet: warning: %s\n", w))
 	}
 }
 
