@@ -153,9 +153,18 @@ func transferHost(ctx context.Context, conn Connector, h Host, sink report.Sink,
 		// another. The transfer runs commands only between SFTP calls.
 		fs.Close()
 		err = m.Run(ctx, c)
-		next, oerr := m.SFTP(ctx)
+		// Reopen even when interrupted: what was written must still be
+		// tidied through it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		next, oerr := m.SFTP(rctx)
 		if oerr != nil {
-			return errors.Join(err, fmt.Errorf("reopening the SFTP session: %w", oerr))
+			// With no SFTP session the transfer can't go on or tidy
+			// up: treat the host as lost, so its leftovers are removed
+			// over a new connection.
+			gone := fmt.Errorf("reopening the SFTP session: %w", oerr)
+			remote.Lost = func(error) (error, bool) { return gone, true }
+			return errors.Join(err, gone)
 		}
 		fs, remote.FS, remote.Lost = next, next.Client, next.Lost
 		return err
@@ -172,8 +181,13 @@ func transferHost(ctx context.Context, conn Connector, h Host, sink report.Sink,
 	var perr *transfer.PushError
 	if errors.As(err, &perr) && len(perr.Leftovers) > 0 {
 		// The connection died mid-copy: tidy the temp files over a new
-		// one, even when interrupted, so none is left behind.
+		// one, even when interrupted, so none is left behind. What
+		// can't be removed is reported path by path, interrupted or not.
 		if cerr := cleanup(ctx, conn, h, perr.Leftovers); cerr != nil {
+			for _, p := range perr.Leftovers {
+				hooks.report(report.FileResult{Host: h.Name, Path: p, Action: report.FileFailed, Time: time.Now(),
+					Err: fmt.Errorf("temporary file left behind; remove it by hand (%v)", cerr)})
+			}
 			err = fmt.Errorf("%w; %v", err, cerr)
 		}
 	}

@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -368,5 +369,144 @@ func TestPushInterruptedOrLost(t *testing.T) {
 			}
 			noTemps(t, dest)
 		})
+	}
+}
+
+// Found in review: content is written where only its owner can read it,
+// nothing is written through a remote symlink where a directory should be,
+// and a read-only directory still gets its files.
+func TestPushSafety(t *testing.T) {
+	hosts, _ := labHosts(t, 1)
+	h := hosts[0].Name
+	src := t.TempDir()
+	when := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	big := make([]byte, 16<<20)
+	if err := os.WriteFile(filepath.Join(src, "secret.bin"), big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(src, "tree", "a", "b.txt"), "b", 0o644, when)
+	writeFile(t, filepath.Join(src, "tree", "ro", "f.txt"), "f", 0o644, when)
+	os.Chmod(filepath.Join(src, "tree", "ro"), 0o555)
+	t.Cleanup(func() { os.Chmod(filepath.Join(src, "tree", "ro"), 0o755) })
+	dest := t.TempDir()
+	outside := t.TempDir()
+	os.MkdirAll(filepath.Join(dest, "tree"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(dest, "tree", "a")); err != nil {
+		t.Fatal(err)
+	}
+
+	var seen []string
+	var once sync.Once
+	var mu sync.Mutex
+	watch := progressFunc(func(int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		once.Do(func() {
+			// Mid-copy: the content is in a private directory.
+			filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), ".fleet-") {
+					fi, _ := d.Info()
+					seen = append(seen, fmt.Sprintf("%s %v", d.Name()[:7], fi.Mode().Perm()))
+				}
+				if err == nil && !d.IsDir() && strings.Contains(p, "secret.bin") && !strings.Contains(p, "/.fleet-") {
+					seen = append(seen, "bare "+p)
+				}
+				return nil
+			})
+		})
+	})
+	s, err := transfer.Scan([]string{filepath.Join(src, "secret.bin"), filepath.Join(src, "tree")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &fileRecorder{recorder: newRecorder()}
+	o := runner.Push(context.Background(), newPool(t), hosts, runner.PushOptions{
+		Source: s, Dests: map[string]string{h: dest}, Sink: rec, Progress: watch,
+	})
+	if len(seen) == 0 {
+		t.Errorf("mid-copy saw no .fleet- staging directory")
+	}
+	for _, s := range seen {
+		if s != ".fleet- -rwx------" {
+			t.Errorf("mid-copy saw %q, want only private (0700) .fleet- directories", s)
+		}
+	}
+	if o.ExitCode() != runner.ExitFailed {
+		t.Errorf("exit %d, want 2 (tree/a is a symlink)", o.ExitCode())
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("the push wrote through the symlink: %v", ents)
+	}
+	want := []string{
+		"created secret.bin", "created tree/ro", "created tree/ro/f.txt",
+		"failed tree/a", "failed tree/a/b.txt",
+	}
+	if got := rec.actions(h, dest); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("actions %q, want %q", got, want)
+	}
+	if fi, err := os.Stat(filepath.Join(dest, "tree", "ro")); err != nil || fi.Mode().Perm() != 0o555 {
+		t.Errorf("tree/ro: %v %v, want mode 0555", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(dest, "secret.bin")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret.bin: %v, want mode 0600", err)
+	}
+	noTemps(t, dest)
+	os.Chmod(filepath.Join(dest, "tree", "ro"), 0o755)
+}
+
+// Found in review: a wide tree must not hang the pull, directory modes are
+// kept so a second pull changes nothing, and a local symlink where a
+// directory goes is not written through.
+func TestPullTrees(t *testing.T) {
+	hosts, _ := labHosts(t, 1)
+	h := hosts[0].Name
+	remote := t.TempDir()
+	when := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 40 {
+		writeFile(t, filepath.Join(remote, "tree", fmt.Sprintf("d%02d", i), "sub", "f.txt"), "x", 0o644, when)
+	}
+	os.Chmod(filepath.Join(remote, "tree", "d07"), 0o555)
+	t.Cleanup(func() { os.Chmod(filepath.Join(remote, "tree", "d07"), 0o755) })
+	local := t.TempDir()
+	pull := func() (*runner.Outcome, *fileRecorder) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rec := &fileRecorder{recorder: newRecorder()}
+		o := runner.Pull(ctx, newPool(t), hosts, runner.PullOptions{
+			Srcs: map[string]string{h: filepath.Join(remote, "tree")}, Dests: map[string]string{h: local}, Sink: rec,
+		})
+		return o, rec
+	}
+	o, rec := pull()
+	if o.ExitCode() != 0 {
+		t.Fatalf("pull: exit %d: %+v", o.ExitCode(), rec.hosts)
+	}
+	if st := rec.hosts[h].Transfer; st.Changed != 40 {
+		t.Errorf("first pull %+v, want 40 files", st)
+	}
+	if fi, err := os.Stat(filepath.Join(local, "tree", "d07")); err != nil || fi.Mode().Perm() != 0o555 {
+		t.Errorf("d07 pulled as %v (%v), want 0555", fi.Mode(), err)
+	}
+	o, rec = pull()
+	if got := rec.actions(h, local); o.ExitCode() != 0 || len(got) != 0 {
+		t.Errorf("second pull: exit %d, actions %q; want none", o.ExitCode(), got)
+	}
+
+	// A local symlink where a directory goes.
+	outside := t.TempDir()
+	os.Chmod(filepath.Join(local, "tree", "d03"), 0o755)
+	os.RemoveAll(filepath.Join(local, "tree", "d03"))
+	if err := os.Symlink(outside, filepath.Join(local, "tree", "d03")); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = pull()
+	if o.ExitCode() != runner.ExitFailed {
+		t.Errorf("pull over a local symlink: exit %d, want 2", o.ExitCode())
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("the pull wrote through the local symlink: %v", ents)
+	}
+	for _, p := range []string{"d07", "d07/sub", "d07/sub/f.txt"} {
+		os.Chmod(filepath.Join(local, "tree", p), 0o755)
 	}
 }

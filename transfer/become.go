@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -44,6 +45,24 @@ func (r *Remote) installBecome(ctx context.Context, p *plan, opts *PushOptions, 
 		return fmt.Errorf("making a private temp directory for --become: mktemp printed %q", priv)
 	}
 	tmp.add(priv)
+	// sudo to root reads the private directory as it is. Another become
+	// user needs to reach it: it may enter (0711) but not list it, and
+	// the files have random names it learns from the script only.
+	shared := opts.Become.User != "" && opts.Become.User != "root"
+	if shared {
+		if err := r.FS.Chmod(priv, 0o711); err != nil {
+			return fmt.Errorf("making %s reachable for %s: %w", priv, opts.Become.User, describe(err))
+		}
+	}
+	stageName := func(i int) string {
+		switch {
+		case shared:
+			return path.Join(priv, randomHex(16))
+		case i < 0:
+			return path.Join(priv, "install")
+		}
+		return path.Join(priv, strconv.Itoa(i))
+	}
 
 	// Upload what must be sent into the private directory.
 	staged := map[*item]string{}
@@ -53,10 +72,10 @@ func (r *Remote) installBecome(ctx context.Context, p *plan, opts *PushOptions, 
 		if it.err != nil || !it.send || it.e.Kind != File {
 			continue
 		}
-		name := path.Join(priv, strconv.Itoa(i))
+		name := stageName(i)
 		staged[it] = name
 		g.Go(func() error {
-			if err := r.stage(gctx, it, name, opts); err != nil {
+			if err := r.stage(gctx, it, name, shared, opts); err != nil {
 				if lost, ok := r.lost(err); ok {
 					return lost
 				}
@@ -73,23 +92,36 @@ func (r *Remote) installBecome(ctx context.Context, p *plan, opts *PushOptions, 
 	}
 
 	deletes = deletes && countErrs(p.items) == 0
-	script, index := installScript(p, priv, staged, deletes)
-	f, err := r.FS.OpenFile(path.Join(priv, "install.sh"), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	removePriv := priv
+	if shared {
+		removePriv = "" // not the become user's to remove: done below
+	}
+	script, index := installScript(p, removePriv, staged, deletes)
+	scriptPath := stageName(-1) + ".sh"
+	f, err := r.FS.OpenFile(scriptPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err == nil {
 		_, err = f.Write([]byte(script))
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 	}
+	if err == nil && shared {
+		err = r.FS.Chmod(scriptPath, 0o644)
+	}
 	if err != nil {
 		return fmt.Errorf("writing the install script to %s: %w", priv, describe(err))
 	}
 	var stdout, stderr bytes.Buffer
-	runErr := r.Run(ctx, opts.Become.wrap("sh "+quote(path.Join(priv, "install.sh"))), opts.Become.stdin(), &stdout, &stderr)
+	runErr := r.Run(ctx, opts.Become.wrap("sh "+quote(scriptPath)), opts.Become.stdin(), &stdout, &stderr)
 	done := map[string]bool{}
 	sc := bufio.NewScanner(&stdout)
 	for sc.Scan() {
 		done[sc.Text()] = true
+	}
+	if shared && ctx.Err() == nil {
+		if err := removeAll(r.FS, priv); err == nil {
+			tmp.done(priv)
+		}
 	}
 	if runErr == nil {
 		tmp.done(priv)
@@ -103,20 +135,25 @@ func (r *Remote) installBecome(ctx context.Context, p *plan, opts *PushOptions, 
 	if lost, ok := r.lost(runErr); ok {
 		return lost
 	}
-	blamed := false
-	for key, it := range index {
-		if done[key] || it.err != nil {
-			continue
+	if runErr != nil {
+		// The script stops at its first failure: that path gets the
+		// error, and the ones after it were not installed.
+		blamed := false
+		for i, it := range p.items {
+			key := "ok " + strconv.Itoa(i)
+			if index[key] == nil || done[key] || it.err != nil {
+				continue
+			}
+			if !blamed {
+				it.err = fmt.Errorf("installing with sudo failed: %w", runErr)
+				blamed = true
+			} else {
+				it.err = errors.New("not installed, as an earlier step failed")
+			}
 		}
 		if !blamed {
-			it.err = fmt.Errorf("%s: installing with sudo failed: %w", it.remote, runErr)
-			blamed = true
-		} else {
-			it.err = fmt.Errorf("%s: not installed, as an earlier step failed", it.remote)
+			return fmt.Errorf("installing with sudo: %w", runErr)
 		}
-	}
-	if runErr != nil && !blamed {
-		return fmt.Errorf("installing with sudo: %w", runErr)
 	}
 	if deletes {
 		for i, x := range p.extras {
@@ -142,7 +179,7 @@ func countErrs(items []*item) int {
 
 // stage uploads a file's content into the private directory with its
 // mtime, which the install script's cp -p keeps.
-func (r *Remote) stage(ctx context.Context, it *item, name string, opts *PushOptions) error {
+func (r *Remote) stage(ctx context.Context, it *item, name string, shared bool, opts *PushOptions) error {
 	local, err := os.Open(it.e.Local)
 	if err != nil {
 		return fmt.Errorf("%s: %w", it.e.Local, unwrapPath(err))
@@ -152,7 +189,17 @@ func (r *Remote) stage(ctx context.Context, it *item, name string, opts *PushOpt
 	if err != nil {
 		return fmt.Errorf("%s: staging in %s: %w", it.remote, path.Dir(name), describe(err))
 	}
-	n, err := f.ReadFrom(&sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
+	// The copy the script makes beside the destination takes this mode
+	// (cp -p) until the script sets the real one: keep it private.
+	mode := fs.FileMode(0o600)
+	if shared {
+		mode = 0o644
+	}
+	err = f.Chmod(mode)
+	var n int64
+	if err == nil {
+		n, err = f.ReadFrom(&sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
+	}
 	it.bytes = n
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -171,6 +218,8 @@ func (r *Remote) stage(ctx context.Context, it *item, name string, opts *PushOpt
 
 // installScript writes the shell script that installs the plan as the
 // become user. index maps each "ok N" line the script prints to its item.
+// Every path is passed after --, so names starting with a dash are names.
+// The script removes priv when it ends, unless priv is "".
 func installScript(p *plan, priv string, staged map[*item]string, deletes bool) (string, map[string]*item) {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -178,7 +227,14 @@ func installScript(p *plan, priv string, staged map[*item]string, deletes bool) 
 	line("set -e")
 	line("umask 022")
 	line("t=")
-	line("trap 'rm -f -- \"$t\"; rm -rf -- %s' EXIT", quote(priv))
+	if priv != "" {
+		line("trap 'rm -f -- \"$t\"; rm -rf -- %s' EXIT", quote(priv))
+	} else {
+		line("trap 'rm -f -- \"$t\"' EXIT")
+	}
+	// dash skips the EXIT trap when a signal kills it; exiting from a
+	// signal trap runs it.
+	line("trap 'exit 143' HUP INT TERM PIPE")
 	owner := `"$(id -u):$(id -g)"`
 	chown := true
 	switch {
@@ -192,11 +248,15 @@ func installScript(p *plan, priv string, staged map[*item]string, deletes bool) 
 		chown = false
 	}
 	line("o=%s", owner)
-	// mv -T replaces a symlink to a directory instead of moving into it;
-	// where mv has no -T (BSD), a link in the way is removed first.
-	line(`mvt() { mv -T -f -- "$1" "$2" 2>/dev/null || { if [ -L "$2" ]; then rm -f -- "$2"; fi; mv -f -- "$1" "$2"; }; }`)
-	line(`f() { t=$3; cp -p -- "$1" "$t"; chown "$o" "$t"; chmod %s "$t"; mvt "$t" "$2"; t=; echo "ok $5"; }`, `"$4"`)
-	line(`l() { t=$3; ln -s -- "$1" "$t"; chown -h "$o" "$t"; mvt "$t" "$2"; t=; echo "ok $4"; }`)
+	// A directory in the way is an error, not a place to move into. A
+	// symlink to a directory is replaced: mv -T where mv has it (GNU),
+	// else the link is removed first (BSD).
+	line(`mvt() {`)
+	line(`	if [ -d "$2" ] && [ ! -L "$2" ]; then echo "$2: is a directory, where a file would go" >&2; return 1; fi`)
+	line(`	if [ -L "$2" ] && [ -d "$2" ]; then mv -T -f -- "$1" "$2" 2>/dev/null || { rm -f -- "$2"; mv -f -- "$1" "$2"; }; else mv -f -- "$1" "$2"; fi`)
+	line(`}`)
+	line(`f() { t=$3; cp -p -- "$1" "$t"; chown -- "$o" "$t"; chmod -- "$4" "$t"; mvt "$t" "$2"; t=; echo "ok $5"; }`)
+	line(`l() { t=$3; ln -s -- "$1" "$t"; chown -h -- "$o" "$t"; mvt "$t" "$2"; t=; echo "ok $4"; }`)
 	if p.mkroot {
 		line("mkdir -p -- %s", quote(p.root))
 	}
@@ -212,22 +272,22 @@ func installScript(p *plan, priv string, staged map[*item]string, deletes bool) 
 		dst := quote(it.remote)
 		switch {
 		case it.e.Kind == Dir:
+			// Made now; its mode is set at the end (below).
 			if it.send {
 				line("mkdir -p -- %s", dst)
 			}
 			if chown {
-				line(`chown "$o" %s`, dst)
+				line(`chown -- "$o" %s`, dst)
 			}
-			line("chmod %s %s; echo %s", mode, dst, quote(key))
 		case it.e.Kind == Symlink:
 			line("l %s %s %s %d", quote(it.e.Link), dst, quote(tempName(it.remote)), i)
 		case it.send:
 			line("f %s %s %s %s %d", quote(staged[it]), dst, quote(tempName(it.remote)), mode, i)
 		default:
 			if chown {
-				line(`chown "$o" %s`, dst)
+				line(`chown -- "$o" %s`, dst)
 			}
-			line("chmod %s %s; TZ=UTC0 touch -m -t %s %s; echo %s", mode, dst, stamp(it.e.MTime), dst, quote(key))
+			line("chmod -- %s %s; TZ=UTC0 touch -m -t %s -- %s; echo %s", mode, dst, stamp(it.e.MTime), dst, quote(key))
 		}
 	}
 	if deletes {
@@ -236,8 +296,15 @@ func installScript(p *plan, priv string, staged map[*item]string, deletes bool) 
 		}
 	}
 	for i := len(p.items) - 1; i >= 0; i-- {
-		if it := p.items[i]; it.e.Kind == Dir && it.e.Tree && it.err == nil {
-			line("TZ=UTC0 touch -m -t %s %s", stamp(it.e.MTime), quote(it.remote))
+		it := p.items[i]
+		if it.e.Kind != Dir || it.err != nil {
+			continue
+		}
+		if it.send || it.meta {
+			line("chmod -- %04o %s; echo %s", unixPerm(it.perm), quote(it.remote), quote("ok "+strconv.Itoa(i)))
+		}
+		if it.e.Tree {
+			line("TZ=UTC0 touch -m -t %s -- %s", stamp(it.e.MTime), quote(it.remote))
 		}
 	}
 	return b.String(), index

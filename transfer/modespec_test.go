@@ -61,7 +61,7 @@ func TestModeSpecApply(t *testing.T) {
 		{"a-w+x=r", 0777, false, 0444},
 		{"u+", 0640, false, 0640},
 		{"u=", 0640, false, 0040},
-		{"+r", sgid | 0, true, sgid | 0444},
+		{"+r", sgid, true, sgid | 0444},
 
 		// X counts only for directories and modes that already have an
 		// execute bit, looking at the mode as earlier clauses left it.

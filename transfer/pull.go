@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -129,7 +130,7 @@ func (r *Remote) listPull(ctx context.Context, opts PullOptions) ([]*pulled, err
 		fi, err = r.FS.Lstat(src)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src, describe(err))
+		return nil, fmt.Errorf("%s: %w", src, describeRead(err))
 	}
 	if contents && !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory (a trailing / fetches a directory's contents)", src)
@@ -164,32 +165,62 @@ func (r *Remote) listPull(ctx context.Context, opts PullOptions) ([]*pulled, err
 			}
 			add(src, rootRel, fi, true)
 		}
-		// Walk the tree a directory per request, many at once.
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(16)
-		var visit func(dir, rel string)
-		visit = func(dir, rel string) {
-			g.Go(func() error {
-				if err := gctx.Err(); err != nil {
-					return err
+		// Walk the tree a directory per request, many at once. A
+		// directory that can't be read fails alone.
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		var fatal error
+		var visit func(dir, rel string, it *pulled)
+		visit = func(dir, rel string, it *pulled) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
 				}
 				infos, err := r.FS.ReadDir(dir)
+				<-sem
 				if err != nil {
-					return fmt.Errorf("%s: %w", dir, describe(err))
+					mu.Lock()
+					defer mu.Unlock()
+					if _, ok := r.lost(err); ok && fatal == nil {
+						fatal = err
+					}
+					if it == nil {
+						if fatal == nil {
+							fatal = fmt.Errorf("%s: %w", dir, describeRead(err))
+						}
+						return
+					}
+					it.err = fmt.Errorf("%s: %w", dir, describeRead(err))
+					return
 				}
 				for _, fi := range infos {
-					remote, childRel := path.Join(dir, fi.Name()), path.Join(rel, fi.Name())
-					add(remote, childRel, fi, fi.IsDir())
+					name := fi.Name()
+					if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+						continue // no server should send these; never follow them
+					}
+					remote, childRel := path.Join(dir, name), path.Join(rel, name)
+					child := add(remote, childRel, fi, fi.IsDir())
 					if fi.IsDir() {
-						visit(remote, childRel)
+						visit(remote, childRel, child)
 					}
 				}
-				return nil
-			})
+			}()
 		}
-		visit(src, rootRel)
-		if err := g.Wait(); err != nil {
+		var rootItem *pulled
+		if !contents {
+			rootItem = items[0]
+		}
+		visit(src, rootRel, rootItem)
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if fatal != nil {
+			return nil, fatal
 		}
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].local < items[j].local })
@@ -204,7 +235,7 @@ func (r *Remote) listPull(ctx context.Context, opts PullOptions) ([]*pulled, err
 					if _, ok := r.lost(err); ok {
 						return err
 					}
-					it.err = fmt.Errorf("%s: reading the link: %w", it.remote, describe(err))
+					it.err = fmt.Errorf("%s: reading the link: %w", it.remote, describeRead(err))
 				}
 				it.link = t
 				return nil
@@ -261,6 +292,24 @@ func (r *Remote) decidePull(ctx context.Context, items []*pulled) error {
 			}
 		}
 	}
+	// Nothing is written below a directory that failed: locally it may
+	// be a symlink leading out of LOCALDIR.
+	failed := map[string]error{}
+	for _, it := range items {
+		if it.kind == Dir && it.err != nil {
+			failed[filepath.ToSlash(it.local)] = it.err
+		}
+	}
+	if len(failed) > 0 {
+		for _, it := range items {
+			if it.err == nil {
+				if d, ok := under(filepath.ToSlash(it.local), failed); ok {
+					it.err = fmt.Errorf("not fetched: its directory %s failed", filepath.FromSlash(d))
+				}
+			}
+		}
+		hash = slices.DeleteFunc(hash, func(it *pulled) bool { return it.err != nil })
+	}
 	if len(hash) == 0 {
 		return nil
 	}
@@ -304,7 +353,8 @@ func (r *Remote) fetch(ctx context.Context, items []*pulled, opts PullOptions) e
 				continue
 			}
 		}
-		if it.send || it.meta {
+		if it.send {
+			// Room to write the files in; the real mode is set last.
 			if err := os.Chmod(it.local, it.perm|0o700); err != nil {
 				it.err = fmt.Errorf("%s: %w", it.local, unwrapPath(err))
 			}
@@ -344,10 +394,19 @@ func (r *Remote) fetch(ctx context.Context, items []*pulled, opts PullOptions) e
 		return err
 	}
 	for i := len(items) - 1; i >= 0; i-- {
-		if it := items[i]; it.kind == Dir && it.err == nil && it.tree {
-			if err := os.Chtimes(it.local, it.mtime, it.mtime); err != nil {
-				it.err = fmt.Errorf("%s: %w", it.local, unwrapPath(err))
-			}
+		it := items[i]
+		if it.kind != Dir || it.err != nil {
+			continue
+		}
+		var err error
+		if it.send || it.meta {
+			err = os.Chmod(it.local, it.perm)
+		}
+		if err == nil && it.tree {
+			err = os.Chtimes(it.local, it.mtime, it.mtime)
+		}
+		if err != nil {
+			it.err = fmt.Errorf("%s: %w", it.local, unwrapPath(err))
 		}
 	}
 	return ctx.Err()
@@ -358,7 +417,7 @@ func (r *Remote) fetch(ctx context.Context, items []*pulled, opts PullOptions) e
 func (r *Remote) getFile(ctx context.Context, it *pulled, opts PullOptions) (err error) {
 	src, err := r.FS.Open(it.remote)
 	if err != nil {
-		return fmt.Errorf("%s: %w", it.remote, describe(err))
+		return fmt.Errorf("%s: %w", it.remote, describeRead(err))
 	}
 	defer src.Close()
 	dir, base := filepath.Split(it.local)
@@ -381,7 +440,7 @@ func (r *Remote) getFile(ctx context.Context, it *pulled, opts PullOptions) (err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s: fetching: %w", it.remote, describe(err))
+		return fmt.Errorf("%s: fetching: %w", it.remote, describeRead(err))
 	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("%s: %w", it.local, unwrapPath(err))

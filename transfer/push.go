@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -230,6 +231,9 @@ func (r *Remote) tidy(err error, tmp *temps) error {
 // plan finds what differs between src and the host.
 func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*plan, error) {
 	p := &plan{uid: -1, gid: -1}
+	if strings.HasPrefix(opts.Dest, "~") && opts.Dest != "~" && !strings.HasPrefix(opts.Dest, "~/") {
+		return nil, fmt.Errorf("%s: ~user paths are not supported; give the full path", opts.Dest)
+	}
 	dest := strings.TrimPrefix(opts.Dest, "~/")
 	if dest == "" || dest == "~" {
 		dest = "."
@@ -342,8 +346,11 @@ func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*pla
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if _, err := r.FS.Lstat(p.root); errors.Is(err, fs.ErrNotExist) {
+	switch st, err := r.FS.Stat(p.root); {
+	case errors.Is(err, fs.ErrNotExist):
 		p.mkroot = true
+	case err == nil && !st.IsDir():
+		return nil, fmt.Errorf("%s exists and is not a directory; push to a directory, or name a single file's destination", p.root)
 	}
 	want := map[string]bool{}
 	for _, it := range items {
@@ -380,6 +387,31 @@ func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*pla
 		}
 		r.decide(it, p, &hashWant)
 	}
+	// Nothing is written below a directory that failed: it may be a
+	// symlink leading out of the tree, or a file.
+	failed := map[string]error{}
+	for _, it := range items {
+		if it.e.Kind == Dir && it.err != nil {
+			failed[it.remote] = it.err
+		}
+	}
+	if len(failed) > 0 {
+		for _, it := range items {
+			if it.err == nil {
+				if d, ok := under(it.remote, failed); ok {
+					it.err = fmt.Errorf("not written: its directory %s failed", d)
+				}
+			}
+		}
+		kept := p.extras[:0]
+		for _, x := range p.extras {
+			if _, ok := under(x.remote, failed); !ok {
+				kept = append(kept, x)
+			}
+		}
+		p.extras = kept
+	}
+	hashWant = slices.DeleteFunc(hashWant, func(it *item) bool { return it.err != nil })
 	if len(hashWant) > 0 {
 		paths := make([]string, len(hashWant))
 		for i, it := range hashWant {
@@ -404,6 +436,18 @@ func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*pla
 	}
 	p.items = items
 	return p, nil
+}
+
+// under reports whether p lies below one of dirs, and which.
+func under(p string, dirs map[string]error) (string, bool) {
+	for d := path.Dir(p); ; d = path.Dir(d) {
+		if _, ok := dirs[d]; ok {
+			return d, true
+		}
+		if d == "/" || d == "." {
+			return "", false
+		}
+	}
 }
 
 // decide sets what to do with it from what is there, except for files of
@@ -478,48 +522,44 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 			return hostErr(r, fmt.Errorf("creating %s: %w", p.root, describe(err)))
 		}
 	}
-	// Directories first, parents before children (items are sorted).
+	// Directories first, parents before children (items are sorted), with
+	// room for the owner to write into them; their own modes come last.
 	failedDir := map[string]error{}
 	for _, it := range p.items {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if it.e.Kind != Dir || it.err != nil {
+		if it.e.Kind != Dir || it.err != nil || !it.send {
 			continue
 		}
-		if err := underFailed(it.remote, failedDir); err != nil {
-			it.err = err
+		if d, ok := under(it.remote, failedDir); ok {
+			it.err = fmt.Errorf("not written: its directory %s failed", d)
+			failedDir[it.remote] = it.err
 			continue
 		}
-		if it.send {
-			if err := r.FS.Mkdir(it.remote); err != nil {
-				if lost, ok := r.lost(err); ok {
-					return lost
-				}
-				it.err = fmt.Errorf("creating %s: %w", it.remote, describe(err))
-				failedDir[it.remote] = it.err
-				continue
-			}
+		err := r.FS.Mkdir(it.remote)
+		if err == nil {
+			err = r.FS.Chmod(it.remote, it.perm|0o700)
 		}
-		if it.send || it.meta {
-			if err := r.setMeta(it, p, it.remote, false); err != nil {
-				if lost, ok := r.lost(err); ok {
-					return lost
-				}
-				it.err = err
+		if err != nil {
+			if lost, ok := r.lost(err); ok {
+				return lost
 			}
+			it.err = fmt.Errorf("creating %s: %w", it.remote, describe(err))
+			failedDir[it.remote] = it.err
 		}
 	}
 
 	// Files and links, many at once.
+	st := &staging{tmp: tmp, dirs: map[string]*stageDir{}}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallel)
 	for _, it := range p.items {
 		if it.e.Kind == Dir || it.err != nil || !it.send && !it.meta {
 			continue
 		}
-		if err := underFailed(it.remote, failedDir); err != nil {
-			it.err = err
+		if d, ok := under(it.remote, failedDir); ok {
+			it.err = fmt.Errorf("not written: its directory %s failed", d)
 			continue
 		}
 		g.Go(func() error {
@@ -529,9 +569,9 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 			var err error
 			switch {
 			case it.send && it.e.Kind == Symlink:
-				err = r.putLink(it, tmp)
+				err = r.putLink(it, st)
 			case it.send:
-				err = r.putFile(gctx, it, p, opts, tmp)
+				err = r.putFile(gctx, it, p, opts, st)
 			default:
 				err = r.setMeta(it, p, it.remote, true)
 			}
@@ -550,48 +590,116 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if err := st.remove(r); err != nil {
+		return err
+	}
 
-	// Directory mtimes last, since writing into a directory changes it.
+	// Directory modes and mtimes last: writing into a directory changes
+	// its mtime, and a read-only mode would have kept the files out.
 	for i := len(p.items) - 1; i >= 0; i-- {
 		it := p.items[i]
-		if it.e.Kind != Dir || it.err != nil || !it.e.Tree {
+		if it.e.Kind != Dir || it.err != nil {
 			continue
 		}
-		if err := r.FS.Chtimes(it.remote, it.e.MTime, it.e.MTime); err != nil {
+		var err error
+		if it.send || it.meta {
+			err = r.setMeta(it, p, it.remote, false)
+		}
+		if err == nil && it.e.Tree {
+			if err = r.FS.Chtimes(it.remote, it.e.MTime, it.e.MTime); err != nil {
+				err = fmt.Errorf("setting the mtime of %s: %w", it.remote, describe(err))
+			}
+		}
+		if err != nil {
 			if lost, ok := r.lost(err); ok {
 				return lost
 			}
-			it.err = fmt.Errorf("setting the mtime of %s: %w", it.remote, describe(err))
+			it.err = err
 		}
 	}
 	return ctx.Err()
 }
 
-func underFailed(p string, failed map[string]error) error {
-	for d := path.Dir(p); ; d = path.Dir(d) {
-		if err, ok := failed[d]; ok {
-			return fmt.Errorf("%s: not written, its directory failed: %w", p, err)
-		}
-		if d == "/" || d == "." {
-			return nil
-		}
-	}
+// staging makes, once per destination directory, a private directory
+// (mode 0700) inside it where new content is written before it is renamed
+// into place. Files are created with the server's default mode, so written
+// straight beside their destination, a file bound to be 0600 could be
+// opened by anyone while it was being written; inside the private
+// directory no one else can reach it. It lies on the same file system as
+// the destination, so the rename is atomic.
+type staging struct {
+	tmp  *temps
+	mu   sync.Mutex
+	dirs map[string]*stageDir
 }
 
-// putFile writes a file's content to a temp name beside its destination,
-// sets its metadata and renames it into place.
-func (r *Remote) putFile(ctx context.Context, it *item, p *plan, opts *PushOptions, tmp *temps) error {
+type stageDir struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// dir returns the private directory for files going into d.
+func (s *staging) dir(r *Remote, d string) (string, error) {
+	s.mu.Lock()
+	sd := s.dirs[d]
+	if sd == nil {
+		sd = &stageDir{}
+		s.dirs[d] = sd
+	}
+	s.mu.Unlock()
+	sd.once.Do(func() {
+		p := path.Join(d, ".fleet-"+randomHex(8))
+		if err := r.FS.Mkdir(p); err != nil {
+			sd.err = err
+			return
+		}
+		s.tmp.add(p)
+		if err := r.FS.Chmod(p, 0o700); err != nil {
+			sd.err = err
+			return
+		}
+		sd.path = p
+	})
+	return sd.path, sd.err
+}
+
+// remove removes the private directories, with whatever a failed file
+// left in them.
+func (s *staging) remove(r *Remote) error {
+	for _, sd := range s.dirs {
+		p := sd.path
+		if p == "" {
+			continue
+		}
+		if err := removeAll(r.FS, p); err != nil {
+			if lost, ok := r.lost(err); ok {
+				return lost
+			}
+			continue // tidy tries again, and reports it
+		}
+		s.tmp.done(p)
+	}
+	return nil
+}
+
+// putFile writes a file's content into the staging directory beside its
+// destination, sets its metadata and renames it into place.
+func (r *Remote) putFile(ctx context.Context, it *item, p *plan, opts *PushOptions, st *staging) error {
 	local, err := os.Open(it.e.Local)
 	if err != nil {
 		return fmt.Errorf("%s: %w", it.e.Local, unwrapPath(err))
 	}
 	defer local.Close()
-	name := tempName(it.remote)
+	dir, err := st.dir(r, path.Dir(it.remote))
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.remote, describe(err))
+	}
+	name := path.Join(dir, path.Base(it.remote))
 	f, err := r.FS.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return fmt.Errorf("%s: %w", it.remote, describe(err))
 	}
-	tmp.add(name)
 	n, err := f.ReadFrom(&sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
 	it.bytes = n
 	if err == nil {
@@ -603,47 +711,42 @@ func (r *Remote) putFile(ctx context.Context, it *item, p *plan, opts *PushOptio
 		err = r.setMeta(it, p, name, true)
 	}
 	if err == nil {
-		err = r.FS.PosixRename(name, it.remote)
-		if err != nil {
-			err = fmt.Errorf("%s: renaming into place: %w", it.remote, describe(err))
+		if err = r.FS.PosixRename(name, it.remote); err != nil {
+			err = fmt.Errorf("renaming into place: %w", describe(err))
 		}
 	}
 	if err != nil {
-		if _, lost := r.lost(err); !lost && ctx.Err() == nil {
-			if rerr := removeAll(r.FS, name); rerr == nil {
-				tmp.done(name)
-			}
-		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if _, lost := r.lost(err); !lost {
+			r.FS.Remove(name) // else the staging directory goes, with it
 		}
 		if strings.HasPrefix(err.Error(), it.remote) {
 			return err
 		}
 		return fmt.Errorf("%s: %w", it.remote, describe(err))
 	}
-	tmp.done(name)
 	return nil
 }
 
-// putLink makes a symlink at a temp name and renames it over the
+// putLink makes a symlink in the staging directory and renames it over the
 // destination, so the path never goes missing.
-func (r *Remote) putLink(it *item, tmp *temps) error {
-	name := tempName(it.remote)
+func (r *Remote) putLink(it *item, st *staging) error {
+	dir, err := st.dir(r, path.Dir(it.remote))
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.remote, describe(err))
+	}
+	name := path.Join(dir, path.Base(it.remote))
 	if err := r.FS.Symlink(it.e.Link, name); err != nil {
 		return fmt.Errorf("%s: %w", it.remote, describe(err))
 	}
-	tmp.add(name)
 	if err := r.FS.PosixRename(name, it.remote); err != nil {
 		if _, lost := r.lost(err); !lost {
-			if removeAll(r.FS, name) == nil {
-				tmp.done(name)
-			}
+			r.FS.Remove(name)
 		}
 		return fmt.Errorf("%s: renaming into place: %w", it.remote, describe(err))
 	}
-	tmp.done(name)
-	it.bytes = 0
 	return nil
 }
 

@@ -158,13 +158,18 @@ func number(s string) (int, bool) {
 // tempName returns a fresh hidden name beside p, for writing p's new
 // content before it is renamed over p. The name keeps within NAME_MAX.
 func tempName(p string) string {
-	var b [6]byte
-	rand.Read(b[:])
 	base := path.Base(p)
 	if len(base) > 200 {
 		base = base[:200]
 	}
-	return path.Join(path.Dir(p), "."+base+".fleet-"+hex.EncodeToString(b[:]))
+	return path.Join(path.Dir(p), "."+base+".fleet-"+randomHex(6))
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // temps tracks the temporary files a transfer has made and not yet
@@ -224,6 +229,14 @@ func removeAll(c *sftp.Client, p string) error {
 		return nil
 	}
 	return err
+}
+
+// describeRead is describe for reading a remote path.
+func describeRead(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return errors.New("permission denied (the login user can't read it)")
+	}
+	return describe(err)
 }
 
 // describe turns an SFTP error into words a user can act on.

@@ -24,16 +24,6 @@ const (
 	Symlink
 )
 
-func (k Kind) String() string {
-	switch k {
-	case Dir:
-		return "directory"
-	case Symlink:
-		return "symlink"
-	}
-	return "file"
-}
-
 // Entry is one local file, directory or symlink to push.
 type Entry struct {
 	// Rel is the slash-separated path below the destination directory.
@@ -87,8 +77,6 @@ type Source struct {
 	// Single is set when the only source is one file (or link) and the
 	// destination may name the file itself rather than a directory.
 	Single bool
-	// Bytes is the total size of the files.
-	Bytes int64
 }
 
 // Scan reads the sources of a push, as rsync reads its arguments: a
@@ -113,9 +101,6 @@ func Scan(sources []string, follow bool) (*Source, error) {
 		seen[e.Rel] = arg
 		e.sum = &digest{}
 		src.Entries = append(src.Entries, e)
-		if e.Kind == File {
-			src.Bytes += e.Size
-		}
 		return nil
 	}
 	for _, arg := range sources {

@@ -429,6 +429,11 @@ func TestSSHDPushBecome(t *testing.T) {
 	lab.write(t)
 	src := filepath.Join(t.TempDir(), "etc")
 	makeTree(t, src, 1<<20)
+	// Names that look like options must stay names in the sudo script.
+	if err := os.MkdirAll(filepath.Join(src, "-d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(src, "-d", "-rf"), "dash\n")
 	want := treeSums(t, src)
 	var b [6]byte
 	rand.Read(b[:])
@@ -463,6 +468,32 @@ func TestSSHDPushBecome(t *testing.T) {
 	r = lab.fleet(t, "push", "all", src+"/", root+"/{{ inventory_hostname }}/again")
 	if r.code != 2 || !strings.Contains(r.stdout, "--become") {
 		t.Errorf("push without --become: exit %d, want 2 and advice to use --become", r.code)
+	}
+	// --become-user another than root: the files are its own.
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	for _, name := range lab.names {
+		d := filepath.Join(root, name, "nobody")
+		os.MkdirAll(d, 0o755)
+		os.Chown(d, uid, gid)
+	}
+	r = lab.fleet(t, "push", "all", filepath.Join(src, "d1", "f001.txt"), root+"/{{ inventory_hostname }}/nobody/", "--become", "--become-user", "nobody")
+	if r.code != 0 {
+		t.Errorf("push --become-user nobody: exit %d", r.code)
+	}
+	for _, name := range lab.names {
+		fi, err := os.Stat(filepath.Join(root, name, "nobody", "f001.txt"))
+		if err != nil {
+			t.Errorf("%s: --become-user nobody: %v", name, err)
+			continue
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
+			t.Errorf("%s: --become-user nobody wrote a file owned by %d, want %d", name, st.Uid, uid)
+		}
 	}
 	// ansible_become in the inventory does what --become does.
 	becomeInv := filepath.Join(t.TempDir(), "become.yml")
