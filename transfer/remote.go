@@ -105,7 +105,7 @@ func (r *Remote) ids(ctx context.Context, owner, group string) (uid, gid int, er
 			gid = n
 		} else {
 			q := quote(group)
-			script = append(script, "{ getent group "+q+" 2>/dev/null || grep '^'"+q+"':' /etc/group; } | cut -d: -f3 | grep . || echo -")
+			script = append(script, "{ getent group "+q+" 2>/dev/null || awk -F: -v g="+q+" '$1 == g' /etc/group; } | cut -d: -f3 | grep . || echo -")
 		}
 	}
 	if len(script) == 0 {

@@ -250,12 +250,41 @@ func TestSSHDPushTree(t *testing.T) {
 			t.Errorf("%s: no summary line saying 1 changed, 300 unchanged", name)
 		}
 	}
-	for i, s := range lab.servers {
-		if n := s.CountLog("Accepted publickey"); n != 3 {
-			t.Errorf("%s: %d logins over 3 pushes, want 3", lab.names[i], n)
+
+	// Touched only: the same content with a new mtime. Nothing is sent;
+	// that file's mtime changes on every host, and nothing else.
+	touched := filepath.Join(src, "d5", "f105.txt")
+	later := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(touched, later, later); err != nil {
+		t.Fatal(err)
+	}
+	want = treeSums(t, src)
+	r = lab.fleet(t, "push", "all", src+"/", dest, "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("fourth push: exit %d", r.code)
+	}
+	for _, name := range lab.names {
+		sameSums(t, name, want, treeSums(t, filepath.Join(base, name)))
+	}
+	files := 0
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, `"type":"file"`) {
+			files++
+			if !strings.Contains(l, `"action":"metadata"`) || !strings.Contains(l, "f105.txt") || !strings.Contains(l, `"bytes":0`) {
+				t.Errorf("after a touch: %s", l)
+			}
 		}
-		if n := s.CountLog("Starting session: subsystem 'sftp'"); n != 3 {
-			t.Errorf("%s: %d SFTP sessions over 3 pushes, want one per push", lab.names[i], n)
+	}
+	if files != len(lab.names) {
+		t.Errorf("%d file events after touching one file, want one per host", files)
+	}
+
+	for i, s := range lab.servers {
+		if n := s.CountLog("Accepted publickey"); n != 4 {
+			t.Errorf("%s: %d logins over 4 pushes, want 4", lab.names[i], n)
+		}
+		if n := s.CountLog("Starting session: subsystem 'sftp'"); n != 4 {
+			t.Errorf("%s: %d SFTP sessions over 4 pushes, want one per push", lab.names[i], n)
 		}
 	}
 	for _, name := range lab.names {
