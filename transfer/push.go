@@ -53,6 +53,7 @@ type item struct {
 	e      *Entry
 	remote string
 	have   fs.FileInfo // nil when the remote path is missing
+	hidden bool        // the login user can't see it; --become looks with sudo
 	action report.Action
 	send   bool // content (or a link) must be written
 	meta   bool // mode, mtime or owner must be set in place
@@ -338,6 +339,8 @@ func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*pla
 				}
 				if opts.Become == nil || !errors.Is(err, fs.ErrPermission) {
 					it.err = fmt.Errorf("%s: %w", it.remote, describe(err))
+				} else {
+					it.hidden = true
 				}
 			}
 			return nil
@@ -364,6 +367,10 @@ func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*pla
 			continue
 		}
 		it.have = l.infos[path.Base(it.remote)]
+		it.hidden = l.err != nil
+	}
+	if err := r.statHidden(ctx, opts.Become, items); err != nil {
+		return nil, err
 	}
 	if opts.Delete {
 		for _, d := range dirs {

@@ -116,3 +116,30 @@ func FuzzParseSums(f *testing.F) {
 		}
 	})
 }
+
+func TestParseStat(t *testing.T) {
+	cases := []struct {
+		line string
+		want string // mode size mtime uid gid, or "missing"
+	}{
+		{"81a4 12 1700000000 0 0", "-rw-r--r-- 12 1700000000 0 0"},
+		{"41ed 4096 1700000000 1000 1000", "drwxr-xr-x 4096 1700000000 1000 1000"},
+		{"a1ff 7 1700000000 0 0", "Lrwxrwxrwx 7 1700000000 0 0"},
+		{"89ed 5 1 0 0", "urwxr-xr-x 5 1 0 0"},                                       // setuid
+		{"81a4 68719476736 1700000000 0 0", "-rw-r--r-- 68719476736 1700000000 0 0"}, // 64 GiB
+		{"-", "missing"},
+		{"81a4 12 1700000000 0", "missing"},
+		{"zz 12 1700000000 0 0", "missing"},
+	}
+	for _, c := range cases {
+		fi := parseStat("x", c.line)
+		got := "missing"
+		if fi != nil {
+			st := fi.Sys().(*sftpStat)
+			got = fmt.Sprintf("%v %d %d %d %d", fi.Mode(), fi.Size(), fi.ModTime().Unix(), st.UID, st.GID)
+		}
+		if got != c.want {
+			t.Errorf("parseStat(%q) = %s, want %s", c.line, got, c.want)
+		}
+	}
+}

@@ -498,6 +498,26 @@ func TestSSHDPushBecome(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stdout, "--become") {
 		t.Errorf("push without --become: exit %d, want 2 and advice to use --become", r.code)
 	}
+	// Into a directory only root can read: the second push finds the
+	// files through sudo and sends nothing.
+	for round := range 2 {
+		r = lab.fleet(t, "push", "all", filepath.Join(src, "d2"), root+"/{{ inventory_hostname }}/private/", "--become", "--output", "json")
+		if r.code != 0 {
+			t.Fatalf("push --become into a private directory: exit %d", r.code)
+		}
+		if round == 0 {
+			for _, name := range lab.names {
+				os.Chmod(filepath.Join(root, name, "private"), 0o700)
+			}
+			continue
+		}
+		for name, h := range jsonHosts(t, r.stdout) {
+			if tr := transferOf(t, h); tr["changed"] != 0 || tr["unchanged"] != 30 || tr["bytes"] != 0 {
+				t.Errorf("%s: second push into a private directory: %v, want 30 unchanged", name, tr)
+			}
+		}
+	}
+
 	// --become-user another than root: the files are its own.
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
