@@ -102,7 +102,15 @@ func (t *tally) add(host string, st report.Status) {
 // each over one master connection. It returns when every host is done or
 // ctx ends; interrupted hosts are not counted as failed.
 func Run(ctx context.Context, conn Connector, hosts []Host, opts Options) *Outcome {
-	forks := opts.Forks
+	return eachHost(ctx, hosts, opts.Forks, func(h Host) (report.Status, bool) {
+		return runHost(ctx, conn, h, opts)
+	})
+}
+
+// eachHost calls do for every host, at most forks (0: DefaultForks) at
+// once, and tallies the outcome. do reports false for a host interrupted
+// before it finished; no new host starts once ctx has ended.
+func eachHost(ctx context.Context, hosts []Host, forks int, do func(Host) (report.Status, bool)) *Outcome {
 	if forks <= 0 {
 		forks = DefaultForks
 	}
@@ -114,7 +122,7 @@ func Run(ctx context.Context, conn Connector, hosts []Host, opts Options) *Outco
 			break
 		}
 		g.Go(func() error {
-			if st, ok := runHost(ctx, conn, h, opts); ok {
+			if st, ok := do(h); ok {
 				t.add(h.Name, st)
 			}
 			return nil

@@ -8,8 +8,6 @@ import (
 	"io"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/report"
 	"fleetrun.dev/fleet/transfer"
@@ -87,26 +85,9 @@ type fileHooks struct {
 type transferFunc func(ctx context.Context, h Host, r *transfer.Remote, files fileHooks) (report.TransferStats, error)
 
 func transferAll(ctx context.Context, conn Connector, hosts []Host, forks int, sink report.Sink, progress Progress, do transferFunc) *Outcome {
-	if forks <= 0 {
-		forks = DefaultForks
-	}
-	var t tally
-	var g errgroup.Group
-	g.SetLimit(forks)
-	for _, h := range hosts {
-		if ctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			if st, ok := transferHost(ctx, conn, h, sink, progress, do); ok {
-				t.add(h.Name, st)
-			}
-			return nil
-		})
-	}
-	g.Wait()
-	t.o.Interrupted = len(t.o.OK)+len(t.o.Failed)+len(t.o.Unreachable) < len(hosts)
-	return &t.o
+	return eachHost(ctx, hosts, forks, func(h Host) (report.Status, bool) {
+		return transferHost(ctx, conn, h, sink, progress, do)
+	})
 }
 
 func transferHost(ctx context.Context, conn Connector, h Host, sink report.Sink, progress Progress, do transferFunc) (report.Status, bool) {

@@ -75,16 +75,7 @@ func (r *Remote) installBecome(ctx context.Context, p *plan, opts *PushOptions, 
 		name := stageName(i)
 		staged[it] = name
 		g.Go(func() error {
-			if err := r.stage(gctx, it, name, shared, opts); err != nil {
-				if lost, ok := r.lost(err); ok {
-					return lost
-				}
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				it.err = err
-			}
-			return nil
+			return r.settle(gctx, r.stage(gctx, it, name, shared, opts), &it.err)
 		})
 	}
 	if err := g.Wait(); err != nil {

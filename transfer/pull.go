@@ -378,16 +378,7 @@ func (r *Remote) fetch(ctx context.Context, items []*pulled, opts PullOptions) e
 			default:
 				err = setLocalMeta(it.local, it)
 			}
-			if err != nil {
-				if lost, ok := r.lost(err); ok {
-					return lost
-				}
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				it.err = err
-			}
-			return nil
+			return r.settle(gctx, err, &it.err)
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -582,16 +582,7 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 			default:
 				err = r.setMeta(it, p, it.remote, true)
 			}
-			if err != nil {
-				if lost, ok := r.lost(err); ok {
-					return lost
-				}
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				it.err = err
-			}
-			return nil
+			return r.settle(gctx, err, &it.err)
 		})
 	}
 	if err := g.Wait(); err != nil {

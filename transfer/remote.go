@@ -39,6 +39,23 @@ func (r *Remote) lost(err error) (error, bool) {
 	return r.Lost(err)
 }
 
+// settle sorts out a path's error: when the connection died or ctx ended
+// it returns the error that stops the host; otherwise the path failed
+// alone, its error goes to *pathErr, and the others carry on.
+func (r *Remote) settle(ctx context.Context, err error, pathErr *error) error {
+	if err == nil {
+		return nil
+	}
+	if lost, ok := r.lost(err); ok {
+		return lost
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	*pathErr = err
+	return nil
+}
+
 // output runs cmd (through sudo with b) and returns its stdout. A failure
 // carries what the command printed on stderr, and sudo's complaints are
 // turned into advice.
