@@ -13,6 +13,9 @@ type GroupedOptions struct {
 	// Color prints the headers of failed and unreachable hosts in red and
 	// those of successful hosts in green.
 	Color bool
+	// Files lists every path of a transfer in a host's output, not only
+	// the failed ones.
+	Files bool
 }
 
 // groupRule is the line above and below a group's header, as clush -b draws it.
@@ -80,12 +83,27 @@ func (s *GroupedSink) Step(r StepResult) {
 	}
 }
 
-// Host notes the host's final status.
+// File adds a transfer's path to the host's output: a failed one always,
+// others with GroupedOptions.Files.
+func (s *GroupedSink) File(r FileResult) {
+	if r.Action != FileFailed && !s.opt.Files {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.host(r.Host)
+	h.lines = append(h.lines, r.text())
+}
+
+// Host notes the host's final status; a transfer's summary ends its output.
 func (s *GroupedSink) Host(r HostResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.host(r.Host)
 	h.result = &r
+	if t := r.Transfer; t != nil && (r.Status == OK || *t != (TransferStats{DryRun: t.DryRun, Fetched: t.Fetched})) {
+		h.lines = append(h.lines, t.summaryText())
+	}
 }
 
 // status returns the label a host's header carries: "" for success, else

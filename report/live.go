@@ -111,22 +111,12 @@ func (s *LiveSink) Step(r StepResult) {
 // for every other path too: "created /srv/a (1.2 KiB)", in a dry run
 // "would create /srv/a (1.2 KiB)".
 func (s *LiveSink) File(r FileResult) {
-	if r.Action == FileFailed {
-		text := "failed " + r.Path
-		if r.Err != nil {
-			text += ": " + r.Err.Error()
-		}
-		s.print(r.Host, -1, failureMark, text, true)
-		return
+	switch {
+	case r.Action == FileFailed:
+		s.print(r.Host, -1, failureMark, r.text(), true)
+	case s.opt.Files:
+		s.print(r.Host, -1, stdoutMark, r.text(), false)
 	}
-	if !s.opt.Files {
-		return
-	}
-	text := r.verb() + " " + r.Path
-	if (r.Action == Created || r.Action == Updated) && r.Bytes > 0 {
-		text += " (" + HumanBytes(r.Bytes) + ")"
-	}
-	s.print(r.Host, -1, stdoutMark, text, false)
 }
 
 // Host prints a line for an unreachable host. A failed host of a command
@@ -147,7 +137,7 @@ func (s *LiveSink) Host(r HostResult) {
 		if r.Status == Failed && r.Err != nil && r.Transfer.Failed == 0 {
 			s.print(r.Host, -1, failureMark, r.Err.Error(), true)
 		}
-		if r.Status == OK || *r.Transfer != (TransferStats{DryRun: r.Transfer.DryRun}) {
+		if t := r.Transfer; r.Status == OK || *t != (TransferStats{DryRun: t.DryRun, Fetched: t.Fetched}) {
 			s.print(r.Host, -1, stdoutMark, r.Transfer.summaryText(), false)
 		}
 	}

@@ -70,6 +70,23 @@ func HumanBytes(n int64) string {
 	panic("unreachable")
 }
 
+// text is how output names what happened to the path: "created /srv/a
+// (1.2 KiB)", "would create /srv/a (1.2 KiB)", "failed /srv/b: why".
+func (r FileResult) text() string {
+	if r.Action == FileFailed {
+		text := "failed " + r.Path
+		if r.Err != nil {
+			text += ": " + r.Err.Error()
+		}
+		return text
+	}
+	text := r.verb() + " " + r.Path
+	if (r.Action == Created || r.Action == Updated) && r.Bytes > 0 {
+		text += " (" + HumanBytes(r.Bytes) + ")"
+	}
+	return text
+}
+
 // verb returns how a live line names the action: "created", or in a dry
 // run "would create".
 func (r FileResult) verb() string {

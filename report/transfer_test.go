@@ -246,8 +246,9 @@ func TestMultiFile(t *testing.T) {
 	}
 }
 
-// TestTransferInOtherSinks checks that the grouped and summary sinks,
-// which know nothing of files, still report a transfer's hosts sensibly.
+// TestTransferInOtherSinks checks what the grouped sink makes of a
+// transfer (failed paths and the summary as each host's output) and that
+// the summary sink, which knows nothing of files, reports its hosts.
 func TestTransferInOtherSinks(t *testing.T) {
 	var grouped, summary bytes.Buffer
 	s := Multi(NewGrouped(&grouped, GroupedOptions{}), NewSummary(&summary, SummaryOptions{}))
@@ -259,7 +260,7 @@ func TestTransferInOtherSinks(t *testing.T) {
 ---------------
 db1 (1) sftp: connection lost
 ---------------
-(no output)
+2 changed, 0 unchanged, 100 B sent
 ---------------
 db2 (1) unreachable
 ---------------
@@ -267,11 +268,12 @@ db2 (1) unreachable
 ---------------
 web01 (1) failed
 ---------------
-(no output)
+failed /srv/app/x.conf: permission denied
+3 changed, 297 unchanged, 1 deleted, 1.2 MiB sent, 1 failed
 ---------------
 web02 (1)
 ---------------
-(no output)
+0 changed, 300 unchanged, 0 B sent
 `, "\n")
 	if grouped.String() != wantGrouped {
 		t.Errorf("grouped output:\n%s\nwant:\n%s", grouped.String(), wantGrouped)
@@ -284,5 +286,33 @@ unreachable: db2
 `, "\n")
 	if summary.String() != wantSummary {
 		t.Errorf("summary output:\n%s\nwant:\n%s", summary.String(), wantSummary)
+	}
+}
+
+// TestGroupedTransferFolds checks that hosts whose transfers came out the
+// same share one group, as 500 unchanged hosts should.
+func TestGroupedTransferFolds(t *testing.T) {
+	var out bytes.Buffer
+	s := NewGrouped(&out, GroupedOptions{})
+	for _, h := range []string{"web03", "web01", "web02"} {
+		s.Host(HostResult{Host: h, Status: OK, Transfer: &TransferStats{Unchanged: 300}})
+	}
+	s.File(FileResult{Host: "web04", Path: "/srv/a", Action: Created, Bytes: 5})
+	s.Host(HostResult{Host: "web04", Status: OK, Transfer: &TransferStats{Changed: 1, Unchanged: 299, Bytes: 5}})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimPrefix(`
+---------------
+web[01-03] (3)
+---------------
+0 changed, 300 unchanged, 0 B sent
+---------------
+web04 (1)
+---------------
+1 changed, 299 unchanged, 5 B sent
+`, "\n")
+	if out.String() != want {
+		t.Errorf("grouped output:\n%s\nwant:\n%s", out.String(), want)
 	}
 }

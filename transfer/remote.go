@@ -107,7 +107,7 @@ func isExit(err error) bool {
 	return errors.As(err, &e)
 }
 
-// ids resolves --owner and --group to numeric ids on the host; numbers are
+// ids resolves the owner and group of --chown to numeric ids on the host; numbers are
 // taken as they are. -1 means unchanged.
 func (r *Remote) ids(ctx context.Context, owner, group string) (uid, gid int, err error) {
 	uid, gid = -1, -1
@@ -132,7 +132,7 @@ func (r *Remote) ids(ctx context.Context, owner, group string) (uid, gid int, er
 	}
 	out, err := r.output(ctx, nil, strings.Join(script, "; "))
 	if err != nil {
-		return 0, 0, fmt.Errorf("looking up --owner/--group: %w", err)
+		return 0, 0, fmt.Errorf("looking up --chown's user and group: %w", err)
 	}
 	lines := strings.Fields(string(out))
 	next := func(what, name string) (int, error) {

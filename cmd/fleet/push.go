@@ -18,6 +18,7 @@ type xferFlags struct {
 	conn      connFlags
 	dryRun    bool
 	output    string
+	group     bool
 	transfers int
 }
 
@@ -25,6 +26,7 @@ func addXferFlags(cmd *cobra.Command, x *xferFlags) {
 	f := cmd.Flags()
 	f.BoolVarP(&x.dryRun, "dry-run", "n", false, "show what would change, and change nothing")
 	f.StringVar(&x.output, "output", "text", "text or json (JSON lines: one object per changed path and per host)")
+	f.BoolVar(&x.group, "group", false, "print each distinct result once at the end, under its folded host list (like clush -b)")
 	f.IntVar(&x.transfers, "transfers", transfer.DefaultParallel, "files in flight at once on each host")
 	addConnFlags(cmd, &x.conn)
 }
@@ -48,7 +50,7 @@ type pushOptions struct {
 
 	Delete        bool
 	Chmod         string
-	Owner, Group  string
+	Chown         string // USER, USER:GROUP or :GROUP
 	CopyLinks     bool
 	Become        bool
 	BecomeUser    string
@@ -78,7 +80,7 @@ them).
 Exit codes: 0 all ok; 2 some path failed on some host; 4 some host was
 unreachable; 6 both; 130 interrupted; 1 bad input (nothing was copied).`,
 		Example: `  fleet push -i hosts.yml web ./site/ /var/www/site
-  fleet push -i hosts.yml all app.conf /etc/app/ --become --chmod 0640 --group app
+  fleet push -i hosts.yml all app.conf /etc/app/ --become --chmod 0640 --chown root:app
   fleet push -i hosts.yml web ./release/ '/srv/{{ inventory_hostname }}/' --delete --dry-run
   fleet push -i hosts.yml db backup.sh /usr/local/bin/backup --chmod 0755 -v`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -98,8 +100,7 @@ unreachable; 6 both; 130 interrupted; 1 bad input (nothing was copied).`,
 	f := cmd.Flags()
 	f.BoolVar(&opts.Delete, "delete", false, "remove remote files in the copied trees that are absent locally")
 	f.StringVar(&opts.Chmod, "chmod", "", "set modes instead of keeping the local ones: 0644, u+rwX,go-rX, or D0755,F0644 as rsync takes")
-	f.StringVar(&opts.Owner, "owner", "", "owner of the written files (name or uid; needs --become unless it is the login user)")
-	f.StringVar(&opts.Group, "group", "", "group of the written files (name or gid)")
+	f.StringVar(&opts.Chown, "chown", "", "owner of the written files, as rsync's --chown: USER, USER:GROUP or :GROUP (names or ids; another owner needs --become)")
 	f.BoolVarP(&opts.CopyLinks, "copy-links", "L", false, "copy what symlinks point to instead of the links")
 	f.BoolVarP(&opts.Become, "become", "b", false, "write as root (or --become-user) through sudo")
 	f.StringVar(&opts.BecomeUser, "become-user", "root", "the user --become writes as")
@@ -122,6 +123,10 @@ func pushRun(cmd *cobra.Command, opts *pushOptions) error {
 		if chmod, err = transfer.ParseChmod(opts.Chmod); err != nil {
 			return usageError{err}
 		}
+	}
+	owner, group, _ := strings.Cut(opts.Chown, ":")
+	if cmd.Flags().Changed("chown") && (owner == "" && group == "" || strings.ContainsAny(opts.Chown, " \t\n") || strings.Count(opts.Chown, ":") > 1) {
+		return usageError{fmt.Errorf("--chown %q: want USER, USER:GROUP or :GROUP", opts.Chown)}
 	}
 	// Read every source before any host is contacted: a missing or
 	// unreadable file stops the push with nothing written anywhere.
@@ -151,8 +156,8 @@ func pushRun(cmd *cobra.Command, opts *pushOptions) error {
 			DryRun:   opts.x.dryRun,
 			Delete:   opts.Delete,
 			Chmod:    chmod,
-			Owner:    opts.Owner,
-			Group:    opts.Group,
+			Owner:    owner,
+			Group:    group,
 			Verbose:  a.verbose > 0,
 			Parallel: opts.x.transfers,
 		},
@@ -319,7 +324,12 @@ func (a *app) xferSinks(x *xferFlags, hosts []runner.Host) *xferSinks {
 		a.setDiagOut(xs.bar.Writer(a.io.ErrOut))
 	}
 	color := a.io.ColorEnabled()
-	xs.out = report.NewLive(out, names, report.LiveOptions{Color: color, Files: a.verbose > 0 || x.dryRun})
+	files := a.verbose > 0 || x.dryRun
+	if x.group {
+		xs.out = report.NewGrouped(out, report.GroupedOptions{Color: color, Files: files})
+	} else {
+		xs.out = report.NewLive(out, names, report.LiveOptions{Color: color, Files: files})
+	}
 	summary := report.NewSummary(a.io.ErrOut, report.SummaryOptions{Color: a.io.IsStderrTTY() && color})
 	xs.sink = report.Multi(xs.out, summary, xs.hint)
 	return xs

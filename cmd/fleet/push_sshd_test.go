@@ -229,6 +229,12 @@ func TestSSHDPushTree(t *testing.T) {
 		}
 	}
 
+	// At many hosts, --group folds the same result into one group.
+	r = lab.fleet(t, "push", "all", src+"/", dest, "--group")
+	if !strings.Contains(r.stdout, "h[01-10] (10)\n---------------\n0 changed, 301 unchanged, 0 B sent\n") {
+		t.Errorf("push --group did not fold the ten unchanged hosts into one group")
+	}
+
 	changed := filepath.Join(src, "d3", "f013.txt")
 	if err := os.WriteFile(changed, []byte("new content\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -280,11 +286,11 @@ func TestSSHDPushTree(t *testing.T) {
 	}
 
 	for i, s := range lab.servers {
-		if n := s.CountLog("Accepted publickey"); n != 4 {
-			t.Errorf("%s: %d logins over 4 pushes, want 4", lab.names[i], n)
+		if n := s.CountLog("Accepted publickey"); n != 5 {
+			t.Errorf("%s: %d logins over 5 pushes, want 5", lab.names[i], n)
 		}
-		if n := s.CountLog("Starting session: subsystem 'sftp'"); n != 4 {
-			t.Errorf("%s: %d SFTP sessions over 4 pushes, want one per push", lab.names[i], n)
+		if n := s.CountLog("Starting session: subsystem 'sftp'"); n != 5 {
+			t.Errorf("%s: %d SFTP sessions over 5 pushes, want one per push", lab.names[i], n)
 		}
 	}
 	for _, name := range lab.names {
@@ -572,7 +578,7 @@ func (a answer) Secret(string) (string, error) { return string(a), nil }
 
 // --become with a sudo that wants a password: refused with advice without
 // -K, refused with a wrong password, and done with the right one, which is
-// asked once for every host. --owner and --group name users on the host.
+// asked once for every host. --chown names a user and group on the host.
 func TestSSHDPushBecomePassword(t *testing.T) {
 	lab := newSSHDLab(t, 2, sshdtest.Options{})
 	var b [8]byte
@@ -600,7 +606,7 @@ func TestSSHDPushBecomePassword(t *testing.T) {
 		t.Errorf("wrong password: exit %d, want 2 and a refused password", r.code)
 	}
 	r = lab.fleetPrompt(ctx, t, answer(password), "push", "all", filepath.Join(src, "secret.conf"), dest, "-K",
-		"--owner", "nobody", "--group", "nogroup", "--chmod", "0640")
+		"--chown", "nobody:nogroup", "--chmod", "0640")
 	if r.code != 0 {
 		t.Fatalf("right password: exit %d", r.code)
 	}
