@@ -25,6 +25,7 @@ const (
 	CauseHostKey Cause = "host key"  // unknown, changed or revoked host key
 	CauseJump    Cause = "jump host" // a ProxyJump hop failed
 	CauseLost    Cause = "lost"      // the connection died after it was up
+	CauseControl Cause = "control"   // the host's ControlPath socket can't be used
 	CauseOther   Cause = "error"     // anything else (network unreachable, protocol error, ...)
 )
 

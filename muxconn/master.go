@@ -17,7 +17,10 @@ import (
 // the run's sessions on it. It is safe for concurrent use.
 type Master struct {
 	Target      *target.Target
-	ConnectTime time.Duration // TCP + handshake + auth
+	ConnectTime time.Duration // TCP + handshake + auth, or attaching to a master
+	// ControlPath is the socket of the master this connection rides, or
+	// "" when fleet logged in itself.
+	ControlPath string
 
 	client  *ssh.Client
 	jump    *Master // the jump host's master this connection runs through

@@ -176,6 +176,9 @@ func (p *Pool) Close() error {
 
 // dial connects to t, through its jump hosts if any, within ConnectTimeout.
 func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
+	if m, err := p.attach(ctx, t); m != nil || err != nil {
+		return m, err
+	}
 	addr := net.JoinHostPort(t.HostName, strconv.Itoa(t.Port))
 	// Credentials first: reading keys may ask a passphrase on the terminal,
 	// and the user's typing must not count against ConnectTimeout.

@@ -29,6 +29,7 @@ type connFlags struct {
 	connectTimeout time.Duration
 	maxSessions    int
 	fresh          bool
+	controlPath    string
 	askPass        bool
 	hostKeyCheck   string
 	sshOptions     []string
@@ -44,6 +45,7 @@ func addConnFlags(cmd *cobra.Command, cf *connFlags) {
 	f.DurationVar(&cf.connectTimeout, "connect-timeout", 0, "bound TCP connect, handshake and auth (default ConnectTimeout, else 10s)")
 	f.IntVar(&cf.maxSessions, "max-sessions", 0, "concurrent sessions per connection (default fleet_max_sessions, else 10 as sshd's MaxSessions)")
 	f.BoolVar(&cf.fresh, "fresh", false, "ignore existing masters and connect anew with this run's options (ssh -S none)")
+	f.StringVar(&cf.controlPath, "control-path", "", "the master socket to ride or publish, as ssh's ControlPath (tokens such as %C expand)")
 	f.BoolVarP(&cf.askPass, "ask-pass", "k", false, "ask the SSH password once and use it for every host")
 	f.StringVar(&cf.hostKeyCheck, "strict-host-key-checking", "", "yes, accept-new or no (default StrictHostKeyChecking, else yes)")
 	f.StringArrayVar(&cf.sshOptions, "ssh-option", nil, "an ssh_config option as KEY=VALUE, like ssh -o (repeatable)")
@@ -94,6 +96,7 @@ func (a *app) resolver(cf *connFlags) (*target.Resolver, error) {
 			ConnectTimeout:        cf.connectTimeout,
 			MaxSessions:           cf.maxSessions,
 			Fresh:                 cf.fresh,
+			ControlPath:           cf.controlPath,
 			StrictHostKeyChecking: cf.hostKeyCheck,
 			Options:               cf.sshOptions,
 		},

@@ -115,6 +115,9 @@ type Options struct {
 	// disk full. It needs a separate sftp-server process, so it cannot be
 	// combined with "internal-sftp" or "none".
 	FileSizeLimitKB int
+	// PasswordAuth lets TestUser log in with the password SetPassword
+	// gives it, as well as with the client key.
+	PasswordAuth bool
 	// Extra lines are appended to sshd_config. Keep Match blocks here.
 	// SetEnv lines before any Match are merged into the server's own SetEnv,
 	// because sshd uses only the first SetEnv line.
@@ -218,6 +221,7 @@ func Start(t testing.TB, opts Options) *Server {
 		marker:      s.marker,
 		sftp:        subsystem,
 		maxSessions: opts.MaxSessions,
+		password:    opts.PasswordAuth,
 		extra:       opts.Extra,
 		penalties:   supportsPenalties(sshdPath),
 	}
@@ -312,6 +316,7 @@ func (s *Server) validate() error {
 }
 
 type configTemplate struct {
+	password    bool
 	user        string
 	hostKeys    []string
 	authorized  string
@@ -332,7 +337,7 @@ func (c configTemplate) render(addr string, port int) string {
 	}
 	line("PidFile none")
 	line("UsePAM no")
-	line("PasswordAuthentication no")
+	line("PasswordAuthentication %s", map[bool]string{true: "yes", false: "no"}[c.password])
 	line("KbdInteractiveAuthentication no")
 	line("PubkeyAuthentication yes")
 	line("PermitRootLogin no")

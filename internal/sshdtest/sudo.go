@@ -251,3 +251,40 @@ func checkSudoGrants() error {
 	}
 	return nil
 }
+
+// SetPassword gives TestUser password for the rest of the test, for servers
+// started with Options.PasswordAuth. Like EnableSudo with a password, it
+// holds the shared lock alone while the password is set, clears it when
+// the test ends, and needs root (else it skips, or fails under
+// FLEET_REQUIRE_SSHD=1). Use a random password: any sshd on the machine
+// that takes password logins would take this one meanwhile.
+func SetPassword(t testing.TB, password string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		unavailable(t, fmt.Sprintf("SetPassword needs root: it sets %s's password", TestUser))
+	}
+	if password == "" || strings.ContainsAny(password, "\n\r\x00:") {
+		t.Fatalf("sshdtest: SetPassword: want a non-empty password without newlines, NUL bytes or colons")
+	}
+	if _, err := loginUser(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sudoLockTimeout)
+	defer cancel()
+	unlock, err := lockSudo(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+	if err := removeStaleSudo(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := clearPassword(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := setPassword(password); err != nil {
+		t.Fatal(err)
+	}
+}

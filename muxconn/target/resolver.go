@@ -535,6 +535,7 @@ func (h *hostResolution) resolvePaths(tk *tokens) error {
 		return err
 	}
 
+	t.ConnHash = tk.connHash()
 	t.ControlPath = "none"
 	t.Origin["controlpath"] = "default"
 	if v, a, ok, err := h.first("controlpath"); err != nil {

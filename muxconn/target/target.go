@@ -43,11 +43,15 @@ type Target struct {
 	ServerAliveInterval time.Duration
 	ServerAliveCountMax int
 
-	// ControlMaster, ControlPath and ControlPersist are parsed now and used
-	// by the persistent-master work. ControlPath is expanded, or "none".
+	// ControlMaster ("yes", "no", "auto", "ask", "autoask"), ControlPath
+	// (expanded, or "none") and ControlPersist ("no", "yes" or idle
+	// seconds), as ssh -G prints them.
 	ControlMaster  string
 	ControlPath    string
 	ControlPersist string
+	// ConnHash is ssh's %C for the host: the hex SHA-1 of local host name,
+	// host, port, user and last jump host.
+	ConnHash string
 
 	// MaxSessions caps the sessions fleet opens at once on this host's
 	// connection (sshd's MaxSessions defaults to 10).
