@@ -363,6 +363,9 @@ func TestPushInterruptedOrLost(t *testing.T) {
 				if o.ExitCode() != runner.ExitUnreachable {
 					t.Errorf("exit %d, want 4: %+v", o.ExitCode(), rec.hosts)
 				}
+				if st := rec.hosts[hosts[0].Name].Transfer; st == nil || st.Changed != 0 {
+					t.Errorf("a copy cut short counts as changed: %+v", st)
+				}
 			}
 			if got, _ := os.ReadFile(filepath.Join(dest, "big.bin")); string(got) != "old" {
 				t.Errorf("the destination holds %d bytes, want the old content", len(got))

@@ -126,6 +126,9 @@ func (r *Remote) installBecome(ctx context.Context, p *plan, opts *PushOptions, 
 	if lost, ok := r.lost(runErr); ok {
 		return lost
 	}
+	for key, it := range index {
+		it.done = done[key]
+	}
 	if runErr != nil {
 		// The script stops at its first failure: that path gets the
 		// error, and the ones after it were not installed.

@@ -52,6 +52,7 @@ type pulled struct {
 	meta   bool
 	err    error
 	bytes  int64
+	done   bool // the change was made
 }
 
 // Pull copies opts.Src from the host into opts.Dest. Files whose size and
@@ -89,6 +90,9 @@ func Pull(ctx context.Context, r *Remote, opts PullOptions) (report.TransferStat
 	for _, it := range items {
 		if opts.DryRun && it.send && it.kind == File {
 			it.bytes = it.size
+		}
+		if !opts.DryRun && it.err == nil && it.action != report.Unchanged && !it.done {
+			continue // never got to it: the host failed or was interrupted first
 		}
 		res := report.FileResult{Host: r.Host, Path: it.local, Action: it.action, Bytes: it.bytes, DryRun: opts.DryRun, Time: time.Now()}
 		if it.err != nil {
@@ -378,6 +382,7 @@ func (r *Remote) fetch(ctx context.Context, items []*pulled, opts PullOptions) e
 			default:
 				err = setLocalMeta(it.local, it)
 			}
+			it.done = err == nil
 			return r.settle(gctx, err, &it.err)
 		})
 	}
@@ -399,6 +404,7 @@ func (r *Remote) fetch(ctx context.Context, items []*pulled, opts PullOptions) e
 		if err != nil {
 			it.err = fmt.Errorf("%s: %w", it.local, unwrapPath(err))
 		}
+		it.done = err == nil
 	}
 	return ctx.Err()
 }

@@ -60,6 +60,7 @@ type item struct {
 	perm   fs.FileMode
 	err    error
 	bytes  int64
+	done   bool // the change was made (a host that failed part-way made some)
 }
 
 // extra is a remote path absent at the source, for --delete.
@@ -162,6 +163,9 @@ func emit(opts *PushOptions, st *report.TransferStats, host string, it *item, dr
 		st.Failed++
 		opts.Report(res)
 		return
+	}
+	if !dry && it.action != report.Unchanged && !it.done {
+		return // never got to it: the host failed or was interrupted first
 	}
 	if it.e.Kind != Dir {
 		if it.action == report.Unchanged {
@@ -582,6 +586,7 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 			default:
 				err = r.setMeta(it, p, it.remote, true)
 			}
+			it.done = err == nil
 			return r.settle(gctx, err, &it.err)
 		})
 	}
@@ -614,6 +619,7 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 			}
 			it.err = err
 		}
+		it.done = err == nil
 	}
 	return ctx.Err()
 }
