@@ -143,14 +143,15 @@ func (x *session) handle(req *ssh.Request) (ok bool, then func()) {
 		return true, func() {
 			x.wg.Go(func() {
 				err := srv.Serve()
-				srv.Close()
 				if err != nil && !errors.Is(err, io.EOF) {
 					x.srv.logf("user %q: sftp: %v", x.sc.User(), err)
 				}
-				// No CloseWrite: pkg/sftp's server may still be sending
-				// its last reply from a goroutine of its own, and
-				// x/crypto's CloseWrite races with a Write.
+				// The exit status goes before pkg/sftp's Close closes
+				// the channel, as sftp-server's does under sshd. No
+				// CloseWrite: pkg/sftp's server may still be sending its
+				// last reply, and x/crypto's CloseWrite races a Write.
 				x.sendExitStatus(0)
+				srv.Close()
 				x.ch.Close()
 			})
 		}
