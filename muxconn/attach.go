@@ -22,8 +22,16 @@ import (
 // socket, or a stale one, which it removes as ssh does (unless
 // ControlMaster no).
 func (p *Pool) attach(ctx context.Context, t *target.Target) (*Master, error) {
+	if t.Fresh || t.ControlMaster == "yes" || t.ControlMaster == "ask" {
+		return nil, nil
+	}
+	return p.ride(ctx, t)
+}
+
+// ride is attach without the settings that forbid riding a master.
+func (p *Pool) ride(ctx context.Context, t *target.Target) (*Master, error) {
 	path := t.ControlPath
-	if t.Fresh || path == "" || path == "none" || t.ControlMaster == "yes" || t.ControlMaster == "ask" {
+	if path == "" || path == "none" {
 		return nil, nil
 	}
 	fi, err := os.Lstat(path)
@@ -36,8 +44,8 @@ func (p *Pool) attach(ctx context.Context, t *target.Target) (*Master, error) {
 	if fi.Mode()&fs.ModeSocket == 0 {
 		return nil, p.controlError(t, path, errors.New("it is not a socket; remove it, or point ControlPath elsewhere"))
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return nil, p.controlError(t, path, fmt.Errorf("the socket belongs to uid %d, not to you (uid %d); fleet never rides another user's master: remove it, set another ControlPath, or pass --fresh", st.Uid, os.Getuid()))
+	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() {
+		return nil, p.controlError(t, path, fmt.Errorf("the socket belongs to uid %d, not to you (uid %d); fleet never rides another user's master: remove it, set another ControlPath, or pass --fresh", uid, os.Getuid()))
 	}
 	start := time.Now()
 	dctx := ctx

@@ -185,6 +185,16 @@ func (a *Auth) AskPassword() error {
 	return err
 }
 
+// Password returns the password AskPassword got, or "", for handing to a
+// background master that can't ask.
+func (a *Auth) Password() string {
+	if !a.AskPass {
+		return ""
+	}
+	p, _ := a.password()
+	return p
+}
+
 // methods builds the auth methods for t. skipped collects why some keys
 // could not be offered, to explain an authentication failure.
 func (a *Auth) methods(t *target.Target, reached func()) (methods []ssh.AuthMethod, skipped []string) {

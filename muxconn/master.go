@@ -108,6 +108,10 @@ func (m *Master) dead() bool {
 	}
 }
 
+// Client returns the SSH connection itself, for serving it to other
+// programs (package persist). Sessions opened on it bypass the gate.
+func (m *Master) Client() *ssh.Client { return m.client }
+
 // Done is closed when the connection is gone.
 func (m *Master) Done() <-chan struct{} { return m.done }
 

@@ -30,6 +30,8 @@ type Pool struct {
 	auth     *Auth
 	hostKeys HostKeys
 	logf     func(format string, args ...any)
+	// startMaster starts a persistent master; see PoolOptions.
+	startMaster func(ctx context.Context, t *target.Target) error
 
 	mu      sync.Mutex
 	masters map[string]*poolEntry
@@ -51,6 +53,11 @@ type PoolOptions struct {
 	HostKeys HostKeys // required: fleet never skips host-key checks by default
 	// Logf receives -v diagnostics; nil discards them. Never passed secrets.
 	Logf func(format string, args ...any)
+	// StartMaster, when set, starts a persistent master for a host whose
+	// ssh_config asks for one (ControlMaster auto with ControlPersist) and
+	// has none; the pool then rides it. It returns an *UnreachableError
+	// when the host can't be reached, and the pool doesn't dial again.
+	StartMaster func(ctx context.Context, t *target.Target) error
 }
 
 // NewPool returns an empty pool.
@@ -59,7 +66,7 @@ func NewPool(opts PoolOptions) *Pool {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	return &Pool{auth: opts.Auth, hostKeys: opts.HostKeys, logf: logf, masters: map[string]*poolEntry{}}
+	return &Pool{auth: opts.Auth, hostKeys: opts.HostKeys, logf: logf, startMaster: opts.StartMaster, masters: map[string]*poolEntry{}}
 }
 
 // Dials returns how many SSH connections the pool has opened.
@@ -179,6 +186,18 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 	if m, err := p.attach(ctx, t); m != nil || err != nil {
 		return m, err
 	}
+	if p.startMaster != nil && WantsPersistentMaster(t) {
+		err := p.startMaster(ctx, t)
+		if err == nil {
+			if m, err := p.ride(ctx, t); m != nil || err != nil {
+				return m, err
+			}
+		}
+		if IsUnreachable(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		p.logf("%s: no persistent master (%v); connecting directly", t.Alias, err)
+	}
 	addr := net.JoinHostPort(t.HostName, strconv.Itoa(t.Port))
 	// Credentials first: reading keys may ask a passphrase on the terminal,
 	// and the user's typing must not count against ConnectTimeout.
@@ -285,6 +304,15 @@ func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig
 		HostKeyAlgorithms: algos,
 		ClientVersion:     "SSH-2.0-fleet",
 	}, skipped, nil
+}
+
+// WantsPersistentMaster reports whether t's settings ask for a master that
+// outlives the run: ControlMaster auto (or yes, ask, autoask) with
+// ControlPersist, a ControlPath, and no --fresh.
+func WantsPersistentMaster(t *target.Target) bool {
+	return !t.Fresh && t.ControlPath != "" && t.ControlPath != "none" &&
+		t.ControlMaster != "" && t.ControlMaster != "no" &&
+		t.ControlPersist != "" && t.ControlPersist != "no"
 }
 
 // hopTarget is the last jump host of t, reached through the hops before it,

@@ -30,6 +30,7 @@ type connFlags struct {
 	maxSessions    int
 	fresh          bool
 	controlPath    string
+	noSpawn        bool // a master serve process starts no other masters
 	askPass        bool
 	hostKeyCheck   string
 	sshOptions     []string
@@ -55,13 +56,17 @@ func addConnFlags(cmd *cobra.Command, cf *connFlags) {
 // conns is what a command needs to reach hosts: settings, credentials and
 // the connection pool. close releases all of it.
 type conns struct {
-	auth *muxconn.Auth
-	pool *muxconn.Pool
+	auth    *muxconn.Auth
+	pool    *muxconn.Pool
+	spawner *masterSpawner
 }
 
 func (c *conns) close() {
 	if c.pool != nil {
 		c.pool.Close()
+	}
+	if c.spawner != nil {
+		c.spawner.wait()
 	}
 	if c.auth != nil {
 		c.auth.Close()
@@ -122,6 +127,7 @@ func (a *app) targets(r *target.Resolver, inv *inventory.Inventory, hosts []*inv
 			}
 			continue
 		}
+		useFleetSocket(t)
 		out = append(out, runner.Host{Name: h.Name, Target: t, Vars: vars.Combine(inv.Vars(h), inv.MagicVars(h))})
 	}
 	if len(errs) > 0 {
@@ -155,12 +161,25 @@ func (a *app) connect(cf *connFlags, pattern string) (*conns, []runner.Host, err
 			return nil, nil, err
 		}
 	}
-	c.pool = muxconn.NewPool(muxconn.PoolOptions{
+	opts := muxconn.PoolOptions{
 		Auth:     c.auth,
 		HostKeys: muxconn.KnownHosts{DB: hostkey.NewDB(), Warn: func(msg string) { a.warnf("%s", msg) }},
 		Logf:     a.debugf,
-	})
+	}
+	if !cf.fresh && !cf.noSpawn {
+		c.spawner = a.newMasterSpawner(cf)
+		opts.StartMaster = c.spawner.start
+	}
+	c.pool = muxconn.NewPool(opts)
 	return c, hosts, nil
+}
+
+// useFleetSocket gives t fleet's own ControlPath, ~/.fleet/cm/%C, when
+// ssh_config names none: fleet's masters live there.
+func useFleetSocket(t *target.Target) {
+	if t.Origin["controlpath"] == "default" {
+		t.ControlPath, t.Origin["controlpath"] = fleetSocket(t.ConnHash), "fleet default (~/.fleet/cm/%C)"
+	}
 }
 
 func (a *app) warnf(format string, args ...any) {

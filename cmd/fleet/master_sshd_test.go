@@ -29,25 +29,44 @@ func shortDir(t *testing.T) string {
 	return dir
 }
 
-// sshMaster starts a stock OpenSSH master for the lab's first host on
-// sock, with extra options, and stops it when the test ends.
+// sshMaster runs a stock OpenSSH master for the lab's first host on sock,
+// with extra options, in the foreground (no -f: a master that forks away
+// from sshpass's terminal can be hung up on before it detaches), until the
+// test ends.
 func sshMaster(t *testing.T, lab *sshdLab, sock string, prefix []string, opts ...string) {
 	t.Helper()
 	s := lab.servers[0]
-	// ControlPersist detaches the master from sshpass's terminal, which
-	// would otherwise take it down when sshpass exits.
-	args := append(prefix, "ssh", "-M", "-S", sock, "-fN", "-F", "/dev/null", "-o", "ControlPersist=yes",
+	args := append(prefix, "ssh", "-M", "-S", sock, "-N", "-F", "/dev/null",
 		"-o", "UserKnownHostsFile="+lab.knownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
 		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode="+map[bool]string{true: "no", false: "yes"}[len(prefix) > 0],
 		"-p", strconv.Itoa(s.Port()), "-l", s.User())
 	args = append(append(args, opts...), s.Addr())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	cmd := exec.Command(args[0], args[1:]...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { exec.Command("ssh", "-S", sock, "-O", "exit", "x").Run() })
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if exec.Command("ssh", "-S", sock, "-O", "check", "x").Run() == nil {
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited: %s\n%s", strings.Join(args, " "), out.String(), s.Log())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no master after 30s: %s", strings.Join(args, " "), out.String())
+		}
+	}
 }
 
 // withControlPath adds ControlPath lines for every host to the lab's
@@ -79,9 +98,6 @@ func TestSSHDRideOpenSSHMaster(t *testing.T) {
 	sock := filepath.Join(shortDir(t), "m.sock")
 	sshMaster(t, lab, sock, []string{"sshpass", "-p", password},
 		"-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")
-	if out, err := exec.Command("ssh", "-S", sock, "-O", "check", "x").CombinedOutput(); err != nil {
-		t.Fatalf("the OpenSSH master is not running: %v: %s\n%s", err, out, lab.servers[0].Log())
-	}
 	if n := lab.servers[0].CountLog("Accepted password"); n != 1 {
 		t.Fatalf("the OpenSSH master did not log in by password (%d)", n)
 	}
@@ -186,4 +202,233 @@ func waitGone(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("pid %d did not exit", pid)
+}
+
+// masterLab is a lab whose ssh_config gives every host a ControlPath in a
+// short private directory, plus the given options; masters left running
+// are stopped when the test ends.
+func masterLab(t *testing.T, n int, conf string) (*sshdLab, string) {
+	t.Helper()
+	lab := newSSHDLab(t, n, sshdtest.Options{})
+	lab.write(t)
+	dir := shortDir(t)
+	writeFile(t, lab.sshConfig, "Host *\n  ControlPath "+dir+"/%C\n"+conf+readFile(t, lab.sshConfig))
+	t.Cleanup(func() {
+		lab.fleet(t, "master", "stop", "all", "--force")
+	})
+	return lab, dir
+}
+
+// socketOf returns the one master socket in dir.
+func socketOf(t *testing.T, dir string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(m) != 1 {
+		t.Fatalf("%d sockets in %s, want 1", len(m), dir)
+	}
+	return m[0]
+}
+
+// sshVia runs a stock OpenSSH client through the master socket.
+func sshVia(t *testing.T, name string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	t.Logf("%s %s\nexit %d\n%s", name, strings.Join(args, " "), code, out)
+	return string(out), code
+}
+
+// Acceptance 1: stock ssh, scp, sftp and rsync ride fleet's master; sshd
+// sees one TCP connection for all of them; ssh -O exit stops it.
+func TestSSHDOpenSSHClientsThroughFleetMaster(t *testing.T) {
+	lab, dir := masterLab(t, 1, "")
+	r := lab.fleet(t, "master", "start", "all", "--persist", "5m")
+	if r.code != 0 {
+		t.Fatalf("master start: exit %d", r.code)
+	}
+	sock := socketOf(t, dir)
+	base := remoteBase(t, lab.servers[0])
+	local := t.TempDir()
+	writeFile(t, filepath.Join(local, "a.txt"), "alpha\n")
+	os.MkdirAll(filepath.Join(local, "tree", "sub"), 0o755)
+	writeFile(t, filepath.Join(local, "tree", "sub", "b.txt"), "beta\n")
+	cp := []string{"-F", "/dev/null", "-o", "ControlPath=" + sock, "-o", "ControlMaster=no"}
+
+	if out, code := sshVia(t, "ssh", "-S", sock, "-O", "check", "h01"); code != 0 || !strings.Contains(out, "Master running") {
+		t.Errorf("ssh -O check: exit %d", code)
+	}
+	if out, code := sshVia(t, "ssh", append(cp, "h01", "echo ok; exit 3")...); code != 3 || strings.TrimSpace(out) != "ok" {
+		t.Errorf("ssh 'echo ok; exit 3': exit %d, output %q", code, out)
+	}
+	if _, code := sshVia(t, "scp", append(cp, filepath.Join(local, "a.txt"), "h01:"+base+"/a.txt")...); code != 0 || readFile(t, filepath.Join(base, "a.txt")) != "alpha\n" {
+		t.Errorf("scp to the host: exit %d", code)
+	}
+	if _, code := sshVia(t, "scp", append(cp, "h01:"+base+"/a.txt", filepath.Join(local, "back.txt"))...); code != 0 || readFile(t, filepath.Join(local, "back.txt")) != "alpha\n" {
+		t.Errorf("scp from the host: exit %d", code)
+	}
+	batch := filepath.Join(local, "batch")
+	writeFile(t, batch, "put "+filepath.Join(local, "a.txt")+" "+base+"/sftp.txt\n")
+	if _, code := sshVia(t, "sftp", append(cp, "-b", batch, "h01")...); code != 0 || readFile(t, filepath.Join(base, "sftp.txt")) != "alpha\n" {
+		t.Errorf("sftp: exit %d", code)
+	}
+	if _, err := exec.LookPath("rsync"); err == nil {
+		if _, code := sshVia(t, "rsync", "-a", "-e", "ssh "+strings.Join(cp, " "), filepath.Join(local, "tree")+"/", "h01:"+base+"/tree/"); code != 0 || readFile(t, filepath.Join(base, "tree", "sub", "b.txt")) != "beta\n" {
+			t.Errorf("rsync: exit %d", code)
+		}
+	} else if os.Getenv("FLEET_REQUIRE_SSHD") == "1" {
+		t.Error("rsync is not installed")
+	}
+	// fleet itself rides it too.
+	if r := lab.fleet(t, "run", "all", "--", "true"); r.code != 0 {
+		t.Errorf("fleet run through its own master: exit %d", r.code)
+	}
+	if n := lab.servers[0].CountLog("Connection from"); n != 1 {
+		t.Errorf("sshd saw %d TCP connections, want the master's one", n)
+	}
+	if _, code := sshVia(t, "ssh", "-S", sock, "-O", "exit", "h01"); code != 0 {
+		t.Errorf("ssh -O exit: exit %d", code)
+	}
+	if r := lab.fleet(t, "master", "status", "all"); r.code != 4 || !strings.Contains(r.stdout, "no master") {
+		t.Errorf("after ssh -O exit: status exit %d, want 4 and no master", r.code)
+	}
+}
+
+// Acceptance 3: with ControlMaster auto and ControlPersist, a run starts a
+// persistent master by itself, and the next run makes no new connection.
+func TestSSHDControlPersist(t *testing.T) {
+	lab, dir := masterLab(t, 3, "  ControlMaster auto\n  ControlPersist 5m\n")
+	for run := 1; run <= 2; run++ {
+		r := lab.fleet(t, "run", "all", "-v", "--", "echo run "+strconv.Itoa(run))
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d", run, r.code)
+		}
+		if run == 1 && !strings.Contains(r.stderr, "started a persistent master") {
+			t.Errorf("run 1 did not start a persistent master")
+		}
+	}
+	for i, s := range lab.servers {
+		if n := s.CountLog("Connection from"); n != 1 {
+			t.Errorf("%s: %d TCP connections over two runs, want 1", lab.names[i], n)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 3 {
+		t.Errorf("%d master sockets, want 3", len(m))
+	}
+	r := lab.fleet(t, "master", "status", "all")
+	if r.code != 0 || strings.Count(r.stdout, "h0") != 3 {
+		t.Errorf("master status: exit %d", r.code)
+	}
+	// --fresh ignores the masters, connects anew and publishes nothing.
+	r = lab.fleet(t, "run", "all", "--fresh", "--", "true")
+	for i, s := range lab.servers {
+		if n := s.CountLog("Connection from"); r.code != 0 || n != 2 {
+			t.Errorf("%s: --fresh: exit %d, %d connections, want 2", lab.names[i], r.code, n)
+		}
+	}
+}
+
+// Acceptance 6: fleet master stop waits for active sessions; --force
+// doesn't.
+func TestSSHDMasterStopWaits(t *testing.T) {
+	lab, dir := masterLab(t, 1, "")
+	for _, force := range []bool{false, true} {
+		if r := lab.fleet(t, "master", "start", "all"); r.code != 0 {
+			t.Fatalf("master start: exit %d", r.code)
+		}
+		sock := socketOf(t, dir)
+		sleep := "sleep 2; echo done"
+		if force {
+			sleep = "sleep 30; echo done"
+		}
+		type result struct {
+			out  string
+			code int
+			end  time.Time
+		}
+		results := make(chan result, 3)
+		for range 3 {
+			go func() {
+				cmd := exec.Command("ssh", "-F", "/dev/null", "-S", sock, "-o", "ControlMaster=no", "h01", sleep)
+				out, err := cmd.CombinedOutput()
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				}
+				results <- result{string(out), code, time.Now()}
+			}()
+		}
+		waitSessions(t, lab, 3)
+		args := []string{"master", "stop", "all"}
+		if force {
+			args = append(args, "--force")
+		}
+		r := lab.fleet(t, args...)
+		stopped := time.Now()
+		if r.code != 0 || !strings.Contains(r.stdout, "master stopped") {
+			t.Errorf("master stop (force %v): exit %d", force, r.code)
+		}
+		for range 3 {
+			res := <-results
+			switch {
+			case !force && (res.code != 0 || strings.TrimSpace(res.out) != "done" || res.end.After(stopped)):
+				t.Errorf("a session under a plain stop: exit %d, output %q, ended after the stop returned: %v", res.code, res.out, res.end.After(stopped))
+			case force && (res.code == 0 || strings.Contains(res.out, "done")):
+				t.Errorf("a session under --force: exit %d, output %q; want it cut", res.code, res.out)
+			}
+		}
+	}
+}
+
+// waitSessions waits until the lab's first master reports n sessions.
+func waitSessions(t *testing.T, lab *sshdLab, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		r := lab.fleetQuiet(t, "master", "status", "all")
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if f := strings.Fields(l); len(f) >= 5 && f[0] == "h01" && f[4] == strconv.Itoa(n) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the master never had %d sessions", n)
+}
+
+// Acceptance 5: another local uid is refused by fleet's master, even when
+// the socket's mode would let it connect.
+func TestSSHDMasterRefusesOtherUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a client as another uid needs root")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	lab, dir := masterLab(t, 1, "")
+	if r := lab.fleet(t, "master", "start", "all"); r.code != 0 {
+		t.Fatalf("master start: exit %d", r.code)
+	}
+	sock := socketOf(t, dir)
+	// Open the way (the socket and its own directory, nothing above), so
+	// that only the master's own check stands.
+	os.Chmod(dir, 0o755)
+	os.Chmod(sock, 0o666)
+	out, code := sshVia(t, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+		"ssh", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-S", sock, "-O", "check", "h01")
+	if code == 0 || strings.Contains(out, "Master running") {
+		t.Errorf("uid 65534 got through to the master: exit %d", code)
+	}
+	if _, code := sshVia(t, "ssh", "-F", "/dev/null", "-S", sock, "-O", "check", "h01"); code != 0 {
+		t.Errorf("the master's own user was refused: exit %d", code)
+	}
 }

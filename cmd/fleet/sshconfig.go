@@ -58,6 +58,9 @@ func sshConfigRun(opts *sshConfigOptions) error {
 		return err
 	}
 	t, err := r.Resolve(opts.Host, hostVars)
+	if err == nil {
+		useFleetSocket(t)
+	}
 	if err != nil {
 		return err
 	}

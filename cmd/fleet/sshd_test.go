@@ -118,6 +118,18 @@ func (lab *sshdLab) fleetCtx(ctx context.Context, t *testing.T, args ...string) 
 	return lab.fleetPrompt(ctx, t, nil, args...)
 }
 
+// fleetQuiet runs fleet without logging what it printed, for polling.
+func (lab *sshdLab) fleetQuiet(t *testing.T, args ...string) fleetResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetStdinTTY(true)
+	full := append([]string{args[0], "-i", lab.inventory, "--ssh-config", lab.sshConfig}, args[1:]...)
+	code := Main(ctx, full, ios, func(string) (string, bool) { return "", false })
+	return fleetResult{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
 // fleetPrompt runs fleet with prompt answering its password prompts.
 func (lab *sshdLab) fleetPrompt(ctx context.Context, t *testing.T, prompt muxconn.Prompter, args ...string) fleetResult {
 	t.Helper()

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// detachStdio points stdin, stdout and stderr at /dev/null, so that a
+// background master outlives the pipes of the command that started it.
+func detachStdio() {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer null.Close()
+	for fd := range 3 {
+		unix.Dup3(int(null.Fd()), fd, 0)
+	}
+}
+
+// detach makes cmd a session leader, free of fleet's terminal and
+// process group, as a background master must be.
+func detach(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+}
