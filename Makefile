@@ -38,6 +38,8 @@ fuzz:
 	$(GO) test ./vars -run '^$$' -fuzz '^FuzzInterpolate$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transfer -run '^$$' -fuzz '^FuzzParseChmod$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./transfer -run '^$$' -fuzz '^FuzzParseSums$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./muxconn/mux -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./muxconn/mux -run '^$$' -fuzz '^FuzzProxyPacket$$' -fuzztime $(FUZZTIME)
 
 # Rewrite the Ansible conformance goldens (needs ansible on PATH).
 golden:

@@ -250,8 +250,8 @@ func (a *app) spawnMaster(ctx context.Context, opts *masterOptions, hello master
 		err := cmd.Wait()
 		return nil, fmt.Errorf("the master process ended before it was ready (%v): %s", err, strings.TrimSpace(stderr.String()))
 	}
-	// It lives on without us; its stdio now goes to /dev/null.
-	go io.Copy(io.Discard, stdout)
+	// It lives on without us, its stdio on /dev/null from now on.
+	stdout.Close()
 	cmd.Process.Release()
 	return reports, nil
 }

@@ -315,9 +315,19 @@ func TestSSHDControlPersist(t *testing.T) {
 			t.Errorf("run 1 did not start a persistent master")
 		}
 	}
+	// A push rides them too: SFTP through the master.
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "f.txt"), "pushed\n")
+	base := remoteBase(t, lab.servers[0])
+	if r := lab.fleet(t, "push", "all", filepath.Join(src, "f.txt"), base+"/{{ inventory_hostname }}/"); r.code != 0 {
+		t.Errorf("push through the masters: exit %d", r.code)
+	}
 	for i, s := range lab.servers {
 		if n := s.CountLog("Connection from"); n != 1 {
-			t.Errorf("%s: %d TCP connections over two runs, want 1", lab.names[i], n)
+			t.Errorf("%s: %d TCP connections over two runs and a push, want 1", lab.names[i], n)
+		}
+		if got := readFile(t, filepath.Join(base, lab.names[i], "f.txt")); got != "pushed\n" {
+			t.Errorf("%s: pushed file holds %q", lab.names[i], got)
 		}
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 3 {
