@@ -59,10 +59,10 @@ func (p *Pool) ride(ctx context.Context, t *target.Target) (*Master, error) {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		// Nothing listens: a master that died without removing it.
-		if t.ControlMaster != "no" {
-			if rerr := os.Remove(path); rerr == nil {
-				p.logf("%s: removed the stale master socket %s", t.Alias, path)
-			}
+		if t.ControlMaster == "no" {
+			p.logf("%s: the master socket %s is stale (nothing listens); ControlMaster no leaves it be", t.Alias, path)
+		} else if rerr := os.Remove(path); rerr == nil {
+			p.logf("%s: removed the stale master socket %s", t.Alias, path)
 		}
 		return nil, nil
 	case errors.Is(err, syscall.ENOENT):
@@ -86,7 +86,10 @@ func (p *Pool) ride(ctx context.Context, t *target.Target) (*Master, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, p.controlError(t, path, fmt.Errorf("the master did not take fleet as a client: %w", err))
+		// A master ending as fleet connected, or one that refused it:
+		// connect directly, as ssh falls back when its master fails it.
+		p.logf("%s: the master at %s did not take fleet as a client (%v); connecting directly", t.Alias, path, err)
+		return nil, nil
 	}
 	m := newMaster(t, ssh.NewClient(c, chans, reqs), nil, time.Since(start))
 	m.ControlPath = path

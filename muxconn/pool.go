@@ -307,11 +307,12 @@ func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig
 }
 
 // WantsPersistentMaster reports whether t's settings ask for a master that
-// outlives the run: ControlMaster auto (or yes, ask, autoask) with
-// ControlPersist, a ControlPath, and no --fresh.
+// outlives the run: ControlMaster auto or yes with ControlPersist, a
+// ControlPath, and no --fresh. ask and autoask want each client confirmed,
+// which fleet's masters can't do: fleet rides such masters but starts none.
 func WantsPersistentMaster(t *target.Target) bool {
 	return !t.Fresh && t.ControlPath != "" && t.ControlPath != "none" &&
-		t.ControlMaster != "" && t.ControlMaster != "no" &&
+		(t.ControlMaster == "auto" || t.ControlMaster == "yes") &&
 		t.ControlPersist != "" && t.ControlPersist != "no"
 }
 

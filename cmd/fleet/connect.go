@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -147,6 +148,15 @@ func (a *app) connect(cf *connFlags, pattern string) (*conns, []runner.Host, err
 	if err != nil {
 		return nil, nil, err
 	}
+	if a.only != nil {
+		// A background master resolves only its own hosts: a bad
+		// setting on another host is not its business.
+		keep := map[string]bool{}
+		for _, n := range a.only {
+			keep[n] = true
+		}
+		selected = slices.DeleteFunc(selected, func(h *inventory.Host) bool { return !keep[h.Name] })
+	}
 	r, err := a.resolver(cf)
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +177,7 @@ func (a *app) connect(cf *connFlags, pattern string) (*conns, []runner.Host, err
 		Logf:     a.debugf,
 	}
 	if !cf.fresh && !cf.noSpawn {
-		c.spawner = a.newMasterSpawner(cf)
+		c.spawner = a.newMasterSpawner(a.ctx, cf, c.auth)
 		opts.StartMaster = c.spawner.start
 	}
 	c.pool = muxconn.NewPool(opts)

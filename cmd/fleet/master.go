@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -153,9 +155,12 @@ type masterReport struct {
 	Host   string `json:"host,omitempty"`
 	Socket string `json:"socket,omitempty"`
 	Error  string `json:"error,omitempty"`
-	Cause  string `json:"cause,omitempty"` // muxconn's, for an unreachable host
-	Ready  bool   `json:"ready,omitempty"`
-	PID    int    `json:"pid,omitempty"`
+	// Cause is muxconn's, set only when the host could not be reached or
+	// logged in to; other errors leave a run free to connect directly.
+	Cause   string `json:"cause,omitempty"`
+	Already bool   `json:"already,omitempty"` // another master won the socket
+	Ready   bool   `json:"ready,omitempty"`
+	PID     int    `json:"pid,omitempty"`
 }
 
 func masterStart(cmd *cobra.Command, opts *masterOptions) error {
@@ -175,6 +180,11 @@ func masterStart(cmd *cobra.Command, opts *masterOptions) error {
 	code := runner.ExitOK
 	for _, h := range hosts {
 		path := h.Target.ControlPath
+		if path == "none" || path == "" {
+			fmt.Fprintf(a.io.Out, "%s ! no master: ControlPath is none for it (sharing is off), and fleet found no home directory for its own\n", h.Name)
+			code |= runner.ExitUnreachable
+			continue
+		}
 		if pid, err := mux.Check(ctx, path); err == nil {
 			fmt.Fprintf(a.io.Out, "%s  master already running (pid %d) at %s\n", h.Name, pid, path)
 			continue
@@ -193,18 +203,22 @@ func masterStart(cmd *cobra.Command, opts *masterOptions) error {
 		return err
 	}
 	for _, r := range reports {
-		if r.Error != "" {
+		switch {
+		case r.Error != "":
 			fmt.Fprintf(a.io.Out, "%s ! %s\n", r.Host, r.Error)
 			code |= runner.ExitUnreachable
-			continue
+		case r.Already:
+			fmt.Fprintf(a.io.Out, "%s  master already running at %s\n", r.Host, r.Socket)
+		default:
+			fmt.Fprintf(a.io.Out, "%s  master started (pid %d) at %s\n", r.Host, r.PID, r.Socket)
 		}
-		fmt.Fprintf(a.io.Out, "%s  master started (pid %d) at %s\n", r.Host, r.PID, r.Socket)
 	}
 	return exitCode(code)
 }
 
 // spawnMaster starts `fleet master serve` in a session of its own and
-// returns what it reports for each host, once it is ready.
+// returns what it reports for each host, once it is ready. If ctx ends
+// first, the process is told to stop (it removes what it published).
 func (a *app) spawnMaster(ctx context.Context, opts *masterOptions, hello masterHello) ([]masterReport, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -216,44 +230,78 @@ func (a *app) spawnMaster(ctx context.Context, opts *masterOptions, hello master
 	cmd.Args[0] = "fleet"
 	detach(cmd)
 	cmd.Env = os.Environ()
-	stdin, err := cmd.StdinPipe()
+	// Plain pipes of our own, so that no goroutine of exec's outlives
+	// this call: the process lives on after it.
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
+		inW.Close()
 		return nil, err
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 8 << 10}
-	if err := cmd.Start(); err != nil {
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	defer errR.Close()
+	defer outR.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		inW.Close()
 		return nil, fmt.Errorf("starting the master process: %w", err)
 	}
-	json.NewEncoder(stdin).Encode(hello)
-	stdin.Close()
+	json.NewEncoder(inW).Encode(hello)
+	inW.Close()
 
-	var reports []masterReport
-	ready := false
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		var r masterReport
-		if json.Unmarshal(sc.Bytes(), &r) != nil {
-			continue
-		}
-		if r.Ready {
-			ready = true
-			break
-		}
-		reports = append(reports, r)
+	type scanned struct {
+		reports []masterReport
+		ready   bool
 	}
-	if !ready {
-		err := cmd.Wait()
-		return nil, fmt.Errorf("the master process ended before it was ready (%v): %s", err, strings.TrimSpace(stderr.String()))
+	res := make(chan scanned, 1)
+	go func() {
+		var sc scanned
+		lines := bufio.NewScanner(outR)
+		for lines.Scan() {
+			var r masterReport
+			if json.Unmarshal(lines.Bytes(), &r) != nil {
+				continue
+			}
+			if r.Ready {
+				sc.ready = true
+				break
+			}
+			sc.reports = append(sc.reports, r)
+		}
+		res <- sc
+	}()
+	var sc scanned
+	select {
+	case sc = <-res:
+	case <-ctx.Done():
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-res // its stdout closes as it exits
+		cmd.Wait()
+		return nil, ctx.Err()
+	}
+	if !sc.ready {
+		werr := cmd.Wait()
+		msg, _ := io.ReadAll(io.LimitReader(errR, 8<<10))
+		return nil, fmt.Errorf("the master process ended before it was ready (%v): %s", werr, strings.TrimSpace(string(msg)))
 	}
 	// It lives on without us, its stdio on /dev/null from now on.
-	stdout.Close()
 	cmd.Process.Release()
-	return reports, nil
+	return sc.reports, nil
 }
 
 func masterServe(cmd *cobra.Command, opts *masterOptions) error {
@@ -271,14 +319,13 @@ func masterServe(cmd *cobra.Command, opts *masterOptions) error {
 	}
 	opts.conn.fresh = true // serve the host itself; never ride another master
 	opts.conn.noSpawn = true
-	want := map[string]bool{}
-	for _, h := range hello.Hosts {
-		want[h] = true
-	}
 	if hello.Password != "" {
 		a.prompt = fixedPassword(hello.Password)
 		opts.conn.askPass = true
 	}
+	// A master outlives its terminal; its reports must not kill it either.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	a.only = hello.Hosts
 	c, all, err := a.connect(&opts.conn, "all")
 	if err != nil {
 		return err
@@ -293,18 +340,19 @@ func masterServe(cmd *cobra.Command, opts *masterOptions) error {
 		out.Encode(r)
 		outMu.Unlock()
 	}
-	var pubs []*persist.Published
+	type published struct {
+		p *persist.Published
+		m *muxconn.Master
+	}
+	var pubs []published
 	var pubMu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(opts.conn.forks)
 	for _, h := range all {
-		if !want[h.Name] {
-			continue
-		}
 		g.Go(func() error {
 			m, err := c.pool.Get(ctx, h.Target)
 			if err != nil {
-				r := masterReport{Host: h.Name, Error: err.Error(), Cause: string(muxconn.CauseOther)}
+				r := masterReport{Host: h.Name, Error: err.Error()}
 				var u *muxconn.UnreachableError
 				if errors.As(err, &u) {
 					r.Error, r.Cause = u.Reason(), string(u.Cause)
@@ -325,22 +373,28 @@ func masterServe(cmd *cobra.Command, opts *masterOptions) error {
 			p, err := persist.Publish(ctx, h.Name, m, path, persist.Options{Persist: hostPersist, Logf: a.debugf})
 			if err != nil {
 				m.Release()
+				if errors.As(err, new(*mux.ExistsError)) {
+					// Another master won the socket, as in OpenSSH's race:
+					// this connection goes, and the winner is ridden.
+					report(masterReport{Host: h.Name, Socket: path, Already: true})
+					return nil
+				}
 				report(masterReport{Host: h.Name, Error: fmt.Sprintf("can't listen on %s: %v", path, err)})
 				return nil
 			}
 			pubMu.Lock()
-			pubs = append(pubs, p)
+			pubs = append(pubs, published{p, m})
 			pubMu.Unlock()
 			report(masterReport{Host: h.Name, Socket: path, PID: os.Getpid()})
-			go func() { p.Wait(); m.Release() }()
 			return nil
 		})
 	}
 	g.Wait()
 	report(masterReport{Ready: true})
 	detachStdio()
-	for _, p := range pubs {
-		p.Wait()
+	for _, pub := range pubs {
+		pub.p.Wait()
+		pub.m.Release()
 	}
 	return nil
 }
@@ -503,43 +557,60 @@ func (cf *connFlags) args() []string {
 	return out
 }
 
-// limitedWriter keeps the first n bytes written to it.
-type limitedWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitedWriter) Write(b []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(b), l.n)
-		l.w.Write(b[:k])
-		l.n -= k
-	}
-	return len(b), nil
-}
-
 // fleetSocket is fleet's ControlPath when ssh_config sets none:
-// ~/.fleet/cm/%C. The directory is made (mode 0700) when a master is
-// published there.
+// ~/.fleet/cm/%C, or, where a long home directory would make that too long
+// for a socket (OpenSSH binds a name 17 bytes longer, within 108), the
+// first 16 characters of %C, then the same under the temp directory. The
+// directory is made (mode 0700) when a master is published there.
 func fleetSocket(hash string) string {
-	home, err := os.UserHomeDir()
-	if err != nil || hash == "" {
+	if hash == "" {
 		return "none"
 	}
-	return filepath.Join(home, ".fleet", "cm", hash)
+	var dirs []string
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".fleet", "cm"))
+	}
+	dirs = append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("fleet-%d", os.Getuid())))
+	for _, dir := range dirs {
+		for _, name := range []string{hash, hash[:min(16, len(hash))]} {
+			if p := filepath.Join(dir, name); len(p) <= maxSocketPath {
+				return p
+			}
+		}
+	}
+	return "none"
 }
 
-// socketDir makes the directory of a socket fleet publishes, private to
-// the user when it is fleet's own.
+// maxSocketPath is the longest socket path fleet picks for itself: 107
+// bytes of sun_path less the 17 of the temp name a master binds first.
+const maxSocketPath = 90
+
+// socketDir makes the directory of a socket fleet publishes. fleet's own
+// (~/.fleet/cm, $TMPDIR/fleet-UID) must be a real directory of ours,
+// private (0700): a symlink or someone else's is refused.
 func socketDir(path string) error {
 	dir := filepath.Dir(path)
+	own := filepath.Base(dir) == fmt.Sprintf("fleet-%d", os.Getuid())
+	if home, err := os.UserHomeDir(); err == nil && dir == filepath.Join(home, ".fleet", "cm") {
+		own = true
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if home, err := os.UserHomeDir(); err == nil && dir == filepath.Join(home, ".fleet", "cm") {
-		return os.Chmod(dir, 0o700)
+	if !own {
+		return nil
 	}
-	return nil
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (a symlink?); remove it and fleet makes its own", dir)
+	}
+	if uid, ok := fileOwnerUID(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("%s belongs to uid %d, not you; remove it and fleet makes its own", dir, uid)
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 // masterSpawner starts persistent masters for a run whose ssh_config asks
@@ -549,6 +620,8 @@ func socketDir(path string) error {
 type masterSpawner struct {
 	a    *app
 	opts *masterOptions
+	auth *muxconn.Auth // the run's: a password asked with -k goes to the master
+	ctx  context.Context
 
 	mu      sync.Mutex
 	pending map[string][]chan masterReport
@@ -560,8 +633,8 @@ type masterSpawner struct {
 // process for them all.
 const batchWindow = 20 * time.Millisecond
 
-func (a *app) newMasterSpawner(cf *connFlags) *masterSpawner {
-	return &masterSpawner{a: a, opts: &masterOptions{app: a, conn: *cf, Persist: "config"}, pending: map[string][]chan masterReport{}}
+func (a *app) newMasterSpawner(ctx context.Context, cf *connFlags, auth *muxconn.Auth) *masterSpawner {
+	return &masterSpawner{a: a, ctx: ctx, auth: auth, opts: &masterOptions{app: a, conn: *cf, Persist: "config"}, pending: map[string][]chan masterReport{}}
 }
 
 // start starts a master for t, or joins one being started, and returns
@@ -577,10 +650,16 @@ func (s *masterSpawner) start(ctx context.Context, t *target.Target) error {
 	s.mu.Unlock()
 	select {
 	case r := <-ch:
-		if r.Error != "" {
+		switch {
+		case r.Error != "" && r.Cause != "":
 			return &muxconn.UnreachableError{Host: t.Alias, Addr: t.HostName, Cause: muxconn.Cause(r.Cause), Err: errors.New(r.Error)}
+		case r.Error != "":
+			return errors.New(r.Error) // the pool then connects directly
+		case r.Already:
+			s.a.debugf("%s: another master took %s first; riding it", t.Alias, r.Socket)
+		default:
+			s.a.debugf("%s: started a persistent master (pid %d) at %s", t.Alias, r.PID, r.Socket)
 		}
-		s.a.debugf("%s: started a persistent master (pid %d) at %s", t.Alias, r.PID, r.Socket)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -595,12 +674,12 @@ func (s *masterSpawner) flush() {
 	s.pending = map[string][]chan masterReport{}
 	s.timer = nil
 	s.mu.Unlock()
-	hello := masterHello{}
+	hello := masterHello{Password: s.auth.Password()}
 	for h := range batch {
 		hello.Hosts = append(hello.Hosts, h)
 	}
 	sort.Strings(hello.Hosts)
-	reports, err := s.a.spawnMaster(context.Background(), s.opts, hello)
+	reports, err := s.a.spawnMaster(s.ctx, s.opts, hello)
 	got := map[string]masterReport{}
 	for _, r := range reports {
 		got[r.Host] = r
@@ -609,9 +688,9 @@ func (s *masterSpawner) flush() {
 		r, ok := got[h]
 		switch {
 		case err != nil:
-			r = masterReport{Host: h, Error: err.Error(), Cause: string(muxconn.CauseOther)}
+			r = masterReport{Host: h, Error: err.Error()}
 		case !ok:
-			r = masterReport{Host: h, Error: "the master process did not report this host", Cause: string(muxconn.CauseOther)}
+			r = masterReport{Host: h, Error: "the master process did not report this host"}
 		}
 		for _, ch := range chans {
 			ch <- r

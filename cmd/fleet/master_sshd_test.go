@@ -214,7 +214,7 @@ func masterLab(t *testing.T, n int, conf string) (*sshdLab, string) {
 	dir := shortDir(t)
 	writeFile(t, lab.sshConfig, "Host *\n  ControlPath "+dir+"/%C\n"+conf+readFile(t, lab.sshConfig))
 	t.Cleanup(func() {
-		lab.fleet(t, "master", "stop", "all", "--force")
+		lab.fleet(t, "master", "stop", strings.Join(lab.names, ":"), "--force")
 	})
 	return lab, dir
 }
@@ -440,5 +440,31 @@ func TestSSHDMasterRefusesOtherUsers(t *testing.T) {
 	}
 	if _, code := sshVia(t, "ssh", "-F", "/dev/null", "-S", sock, "-O", "check", "h01"); code != 0 {
 		t.Errorf("the master's own user was refused: exit %d", code)
+	}
+}
+
+// Found in review: two runs starting masters for the same hosts at once
+// both succeed (the second rides the first's), and a bad setting on a host
+// outside the run does not stop a master from starting.
+func TestSSHDMasterStartRace(t *testing.T) {
+	lab, dir := masterLab(t, 2, "  ControlMaster auto\n  ControlPersist 5m\n")
+	lab.extraHosts = []string{"broken:\n      ansible_port: notaport"}
+	lab.write(t)
+	// write() rewrote ssh_config: put the ControlPath back.
+	writeFile(t, lab.sshConfig, "Host *\n  ControlPath "+dir+"/%C\n  ControlMaster auto\n  ControlPersist 5m\n"+readFile(t, lab.sshConfig))
+	results := make(chan fleetResult, 2)
+	for range 2 {
+		go func() { results <- lab.fleet(t, "run", "h01:h02", "--", "true") }()
+	}
+	for range 2 {
+		if r := <-results; r.code != 0 {
+			t.Errorf("a run racing another to start masters: exit %d", r.code)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 2 {
+		t.Errorf("%d master sockets, want 2", len(m))
+	}
+	if r := lab.fleet(t, "master", "start", "h01:h02"); r.code != 0 || strings.Count(r.stdout, "already running") != 2 {
+		t.Errorf("master start over running masters: exit %d", r.code)
 	}
 }

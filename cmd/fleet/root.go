@@ -40,6 +40,11 @@ type app struct {
 
 	// prompt, when set, replaces the terminal prompter (tests).
 	prompt muxconn.Prompter
+	// ctx is the run's: cancelled on SIGINT.
+	ctx context.Context
+	// only, when set, narrows every selection to these hosts (a
+	// background master's).
+	only []string
 
 	// diagMu serialises fleet's own diagnostics and warnings, which come
 	// from many hosts' goroutines; diagOut, when set, replaces stderr for
@@ -81,7 +86,7 @@ func Main(ctx context.Context, args []string, ios *iostreams.IOStreams, lookup f
 // mainWith is Main with the terminal prompter replaced by prompt, if not
 // nil: tests answer password prompts with it.
 func mainWith(ctx context.Context, args []string, ios *iostreams.IOStreams, lookup func(string) (string, bool), prompt muxconn.Prompter) int {
-	a := &app{io: ios, lookup: lookup, prompt: prompt}
+	a := &app{io: ios, lookup: lookup, prompt: prompt, ctx: ctx}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(ios.In)

@@ -58,6 +58,7 @@ type Server struct {
 	started     time.Time
 	lastActive  time.Time
 	active      int
+	conns       int
 	nextSession atomic.Uint32
 }
 
@@ -89,6 +90,16 @@ func (s *Server) LastActive() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastActive
+}
+
+// Conns returns the control connections open now, with or without a
+// session: a master that stopped listening ends when this reaches 0, so
+// that a client caught between connecting and opening its session is not
+// cut off.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 func (s *Server) sessionStarted() {
@@ -186,6 +197,14 @@ type client struct {
 }
 
 func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.conns--
+		s.mu.Unlock()
+	}()
 	defer c.Close()
 	if err := PeerAllowed(c); err != nil {
 		s.logf("%v", err)

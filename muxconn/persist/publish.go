@@ -52,11 +52,17 @@ func Publish(ctx context.Context, host string, m *muxconn.Master, path string, o
 		Host: host, Path: path, Started: time.Now(), m: m,
 		done: make(chan struct{}), finish: make(chan struct{}), listening: true,
 	}
+	ours, _ := os.Lstat(path)
 	var stopOnce sync.Once
 	p.stopLis = func() {
 		stopOnce.Do(func() {
+			// Unlink first, and only our own socket: once the listener
+			// is closed, a client may take the path for stale and a new
+			// master may link its own there.
+			if fi, err := os.Lstat(path); err == nil && ours != nil && os.SameFile(fi, ours) {
+				os.Remove(path)
+			}
 			l.Close()
-			os.Remove(path)
 		})
 	}
 	p.srv = &mux.Server{
@@ -116,11 +122,14 @@ func (p *Published) end(why string) {
 	}
 }
 
-// watch returns when the master should end: asked to, idle for persist,
-// its connection gone, stopped listening with no sessions left, or ctx.
+// watch returns when the master should end: asked to, its connection
+// gone, or ctx. Idle for persist, or told to stop listening, it first stops
+// taking clients, then ends once every client connected has gone, so none
+// is cut off between connecting and opening its session.
 func (p *Published) watch(ctx context.Context, persist time.Duration) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	idleWhy := ""
 	for {
 		select {
 		case <-ctx.Done():
@@ -133,18 +142,21 @@ func (p *Published) watch(ctx context.Context, persist time.Duration) {
 			return
 		case <-tick.C:
 		}
-		if p.srv.Active() > 0 {
-			continue
-		}
 		p.mu.Lock()
 		listening := p.listening
 		p.mu.Unlock()
 		switch {
-		case !listening:
-			p.end("it stopped listening, and its sessions ended")
-			return
-		case persist > 0 && time.Since(p.srv.LastActive()) >= persist:
-			p.end(fmt.Sprintf("idle for %s", persist))
+		case listening && persist > 0 && p.srv.Active() == 0 && time.Since(p.srv.LastActive()) >= persist:
+			idleWhy = fmt.Sprintf("idle for %s", persist)
+			p.mu.Lock()
+			p.listening = false
+			p.mu.Unlock()
+			p.stopLis()
+		case !listening && p.srv.Conns() == 0:
+			if idleWhy == "" {
+				idleWhy = "it stopped listening, and its sessions ended"
+			}
+			p.end(idleWhy)
 			return
 		}
 	}
