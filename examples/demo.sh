@@ -67,3 +67,11 @@ printf '\n# one file changed: only it is sent (-v lists each file)'
 run push 'web[0:1]' --ssh-config "$ssh_config" "$dir/site/" "$dir/www/{{ inventory_hostname }}/" -v
 run pull 'web[0:1]' --ssh-config "$ssh_config" "$dir/www/{{ inventory_hostname }}/index.html" "$dir/pulled"
 find "$dir/pulled" -type f | sed "s|^$dir/||" | sort
+
+# Persistent masters: log in once, then every later run (and stock ssh)
+# rides the connection.
+cp="$dir/cm-%C"
+run master start web --ssh-config "$ssh_config" --control-path "$cp" --persist 1m
+run run 'web[0:2]' --ssh-config "$ssh_config" --control-path "$cp" -v -- 'echo no new login'
+run master status 'web[0:2]' --ssh-config "$ssh_config" --control-path "$cp"
+run master stop web --ssh-config "$ssh_config" --control-path "$cp"
