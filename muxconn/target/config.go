@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"fleetrun.dev/fleet/diag"
 	"github.com/kevinburke/ssh_config"
@@ -18,6 +19,68 @@ import (
 type configFile struct {
 	name string // as shown to the user, e.g. "~/.ssh/config"
 	cfg  *ssh_config.Config
+
+	matchOnce sync.Once
+	byName    map[string][]int // Host blocks naming an alias plainly, in file order
+	wild      []int            // Host blocks with a * or ? pattern
+	excluded  []map[string]bool
+}
+
+// candidates returns, in file order, the Host blocks that apply to alias.
+// Generated configs have one Host block per host, for hundreds of hosts;
+// matching every host against every block by regexp was most of fleet's
+// CPU at 1000 hosts. Plain names are looked up; only patterns with
+// wildcards go to the library's matcher.
+func (f *configFile) candidates(alias string) []int {
+	f.matchOnce.Do(func() {
+		f.byName = map[string][]int{}
+		f.excluded = make([]map[string]bool, len(f.cfg.Hosts))
+		for i, h := range f.cfg.Hosts {
+			wild := false
+			var names []string
+			for _, p := range h.Patterns {
+				s := p.String()
+				switch {
+				case strings.ContainsAny(s, "*?"):
+					wild = true
+				case strings.HasPrefix(s, "!"):
+					if f.excluded[i] == nil {
+						f.excluded[i] = map[string]bool{}
+					}
+					f.excluded[i][s[1:]] = true
+				default:
+					names = append(names, s)
+				}
+			}
+			if wild {
+				f.wild = append(f.wild, i)
+				continue
+			}
+			for _, n := range names {
+				if l := f.byName[n]; len(l) == 0 || l[len(l)-1] != i {
+					f.byName[n] = append(l, i)
+				}
+			}
+		}
+	})
+	var out []int
+	named, wild := f.byName[alias], f.wild
+	for len(named) > 0 || len(wild) > 0 {
+		var i int
+		if len(wild) == 0 || len(named) > 0 && named[0] < wild[0] {
+			i, named = named[0], named[1:]
+			if f.excluded[i][alias] {
+				continue
+			}
+		} else {
+			i, wild = wild[0], wild[1:]
+			if !f.cfg.Hosts[i].Matches(alias) {
+				continue
+			}
+		}
+		out = append(out, i)
+	}
+	return out
 }
 
 // setting is one value for an option, with where it came from.
@@ -81,10 +144,8 @@ func decodeConfig(data []byte) (cfg *ssh_config.Config, err error) {
 // their quotes, so that they can be split as OpenSSH splits them.
 func (f *configFile) configValues(alias string, keys []string, all bool) []assign {
 	var out []assign
-	for _, h := range f.cfg.Hosts {
-		if !h.Matches(alias) {
-			continue
-		}
+	for _, i := range f.candidates(alias) {
+		h := f.cfg.Hosts[i]
 		for _, n := range h.Nodes {
 			switch n := n.(type) {
 			case *ssh_config.KV:

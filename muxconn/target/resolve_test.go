@@ -531,3 +531,41 @@ func eq[T any](t *testing.T, what string, got, want T) {
 		t.Errorf("%s = %#v, want %#v", what, got, want)
 	}
 }
+
+// Host blocks apply in file order whether they name the host plainly or by
+// pattern, and a negated name excludes its block: the indexed lookup must
+// agree with matching every block in turn.
+func TestHostBlockOrder(t *testing.T) {
+	config := `
+Host web1 db1
+  Port 2201
+Host web*
+  Port 2202
+  User webber
+Host !web1 web1 web2
+  User never
+Host web1
+  User first-plain-after-wild
+Host *
+  ConnectTimeout 7
+`
+	r, _ := newTestResolver(t, config, Overrides{})
+	cases := []struct {
+		alias, user string
+		port        int
+	}{
+		{"web1", "webber", 2201},
+		{"web2", "webber", 2202},
+		{"db1", "me", 2201},
+		{"other", "me", 22},
+	}
+	for _, c := range cases {
+		got, err := r.Resolve(c.alias, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.User != c.user || got.Port != c.port || got.ConnectTimeout != 7*time.Second {
+			t.Errorf("%s: user %s port %d timeout %s; want %s %d 7s", c.alias, got.User, got.Port, got.ConnectTimeout, c.user, c.port)
+		}
+	}
+}
