@@ -98,6 +98,7 @@ func Pull(ctx context.Context, r *Remote, opts PullOptions) (report.TransferStat
 		if it.err != nil {
 			res.Action, res.Err = report.FileFailed, trimPath(it.remote, trimPath(it.local, it.err))
 			stats.Failed++
+			stats.Bytes += it.bytes // fetched before it failed
 			opts.Report(res)
 			continue
 		}

@@ -161,6 +161,7 @@ func emit(opts *PushOptions, st *report.TransferStats, host string, it *item, dr
 		res.Action = report.FileFailed
 		res.Err = trimPath(it.remote, it.err)
 		st.Failed++
+		st.Bytes += it.bytes // sent before it failed
 		opts.Report(res)
 		return
 	}
@@ -654,11 +655,16 @@ func (s *staging) dir(r *Remote, d string) (string, error) {
 	s.mu.Unlock()
 	sd.once.Do(func() {
 		p := path.Join(d, ".fleet-"+randomHex(8))
+		// Recorded first: if the connection dies after the server made
+		// it but before its reply came, the cleanup still knows it.
+		s.tmp.add(p)
 		if err := r.FS.Mkdir(p); err != nil {
+			if _, lost := r.lost(err); !lost {
+				s.tmp.done(p)
+			}
 			sd.err = err
 			return
 		}
-		s.tmp.add(p)
 		if err := r.FS.Chmod(p, 0o700); err != nil {
 			sd.err = err
 			return
