@@ -7,7 +7,7 @@ FUZZTIME ?= 60s
 BIN      := bin/fleet
 LAB      := bin/fleet-lab
 
-.PHONY: all build test lint demo fuzz golden clean
+.PHONY: all build test lint demo fuzz golden clean bench bench-quick
 
 all: build
 
@@ -47,3 +47,12 @@ golden:
 
 clean:
 	rm -rf bin
+
+# Measure fleet against ssh ControlMaster, pssh, pdsh, scp, rsync and
+# Ansible on real sshd hosts; see bench/README.md. Installs missing peers
+# with apt-get first.
+bench:
+	bash bench/peers.sh && FLEET_BENCH=1 $(GO) test -run TestBench -v -count=1 -timeout 15m ./bench
+
+bench-quick:
+	bash bench/peers.sh && FLEET_BENCH=1 FLEET_BENCH_QUICK=1 $(GO) test -run TestBench -v -count=1 -timeout 15m ./bench

@@ -143,7 +143,15 @@ func (db *DB) Checker(opts Options) (*Checker, error) {
 		port = 22
 	}
 	if opts.HostKeyAlias != "" {
+		// OpenSSH looks the alias up as written, so an alias spelled as
+		// known_hosts spells a host with a port, "[10.0.0.5]:2222", names
+		// that entry.
 		host, port = opts.HostKeyAlias, 22
+		if h, p, err := net.SplitHostPort(opts.HostKeyAlias); err == nil && strings.HasPrefix(opts.HostKeyAlias, "[") {
+			if n, err := strconv.Atoi(p); err == nil {
+				host, port = h, n
+			}
+		}
 	}
 	if host == "" {
 		return nil, &diag.Error{Pkg: "hostkey", Msg: "no host name to look up in known_hosts"}

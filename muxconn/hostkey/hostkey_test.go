@@ -162,6 +162,8 @@ func TestCallback(t *testing.T) {
 			host: "web1.example.com", key: edA, want: Unknown},
 		{name: "alias looked up without port", user: []string{entry("myalias", edA)},
 			host: "127.0.0.5", port: 2222, alias: "myalias", key: edA},
+		{name: "alias written with a port names that entry, as ssh reads it", user: []string{entry("[10.0.0.5]:2222", edA)},
+			host: "127.0.0.5", port: 22, alias: "[10.0.0.5]:2222", key: edA},
 		{name: "alias replaces the host name", user: []string{entry("[127.0.0.5]:2222", edA)},
 			host: "127.0.0.5", port: 2222, alias: "myalias", key: edA, want: Unknown,
 			wantMsg: "host key for myalias is not known"},
@@ -444,3 +446,4 @@ func TestAlgorithms(t *testing.T) {
 		}
 	}
 }
+

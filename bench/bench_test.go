@@ -1,0 +1,1163 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"fleetrun.dev/fleet/internal/sshdtest"
+)
+
+var quickFlag = flag.Bool("quick", false, "fewer hosts, smaller files and one iteration (also FLEET_BENCH_QUICK=1)")
+
+const (
+	// commandTimeout bounds one measured command; it only guards against
+	// hangs, it is not an expectation.
+	commandTimeout = 5 * time.Minute
+	// clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat;
+	// it is 100 on every Linux architecture.
+	clockTicks = 100
+)
+
+// config sizes the scenarios.
+type config struct {
+	quick    bool
+	iters    int // iterations of S1 and S2; the median run is reported
+	s1Hosts  int
+	s1Cmds   int
+	s2Cmds   int
+	s3Hosts  int
+	s3BigMiB int
+	s3Files  int
+	// s3FewFiles is the tree Ansible copies: its copy module takes about
+	// a second per file and host, so the full tree would take hours.
+	s3FewFiles int
+	s4Lab      int
+	s4Real     int
+	realHosts  int
+}
+
+func newConfig(quick bool) config {
+	c := config{quick: quick, iters: 3, s1Hosts: 20, s1Cmds: 10, s2Cmds: 200,
+		s3Hosts: 20, s3BigMiB: 200, s3Files: 1000, s3FewFiles: 10, s4Lab: 1000, s4Real: 200}
+	if quick {
+		c = config{quick: true, iters: 1, s1Hosts: 10, s1Cmds: 10, s2Cmds: 200,
+			s3Hosts: 5, s3BigMiB: 20, s3Files: 200, s3FewFiles: 10, s4Lab: 200, s4Real: 30}
+	}
+	c.realHosts = max(c.s1Hosts, c.s3Hosts, c.s4Real)
+	return c
+}
+
+// row is one line of the result table and of the JSON file.
+type row struct {
+	Scenario   string  `json:"scenario"`
+	Tool       string  `json:"tool"`
+	Mode       string  `json:"mode"`
+	Hosts      int     `json:"hosts"`
+	WallSec    float64 `json:"wall_sec"`
+	ToolCPUSec float64 `json:"tool_cpu_sec"`
+	// ServerCPUSec is the sshd trees' CPU (or fleet-lab's for lab hosts).
+	ServerCPUSec  float64 `json:"server_cpu_sec"`
+	PeakRSSKiB    int64   `json:"peak_rss_kib"`
+	RSSPerHostKiB float64 `json:"rss_per_host_kib,omitempty"`
+	// FleetRatio is fleet's wall time divided by this row's: below 1
+	// fleet is faster.
+	FleetRatio float64 `json:"fleet_ratio,omitempty"`
+	Status     string  `json:"status"` // ok, n/a: why, FAILED: why, TODO: why
+	Iterations int     `json:"iterations,omitempty"`
+}
+
+// sample is one measured command.
+type sample struct {
+	wall, cpu, serverCPU time.Duration
+	maxRSS               int64 // KiB
+	stdout, stderr       string
+}
+
+// bench holds what every scenario shares.
+type bench struct {
+	t       *testing.T
+	cfg     config
+	tmp     string // short directory for sockets and scripts
+	fleet   string
+	servers []*sshdtest.Server
+	names   []string
+	login   string
+	home    string // the login user's home, writable by it
+	uid     int
+	gid     int
+	rows    []row
+}
+
+func TestBench(t *testing.T) {
+	if os.Getenv("FLEET_BENCH") != "1" {
+		t.Skip("benchmark: set FLEET_BENCH=1 (make bench / make bench-quick) to run it")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("benchmark: needs Linux (/proc)")
+	}
+	quick := *quickFlag || os.Getenv("FLEET_BENCH_QUICK") == "1"
+	b := &bench{t: t, cfg: newConfig(quick)}
+	var err error
+	// Unix socket paths are limited to 108 bytes: keep ControlPaths short.
+	b.tmp, err = os.MkdirTemp("/tmp", "fb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(b.tmp) })
+	if err := os.Chmod(b.tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.buildFleet()
+	b.startServers(b.cfg.realHosts)
+
+	start := time.Now()
+	b.s1()
+	b.s2()
+	b.s3()
+	b.s4()
+	b.rows = append(b.rows, row{Scenario: "S5", Tool: "fleet play", Mode: "-", Status: "TODO: needs fleet play"})
+	b.fillRatios()
+	b.report(time.Since(start))
+}
+
+func (b *bench) buildFleet() {
+	b.t.Helper()
+	b.fleet = filepath.Join(b.tmp, "fleet")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", b.fleet, "fleetrun.dev/fleet/cmd/fleet").CombinedOutput()
+	if err != nil {
+		b.t.Fatalf("build fleet: %v\n%s", err, out)
+	}
+}
+
+// startServers starts n sshd hosts. Each sets BENCH_HOST to its name in
+// its sessions' environment, so that parallel-scp, which has one
+// destination for all hosts, can still write per-host directories.
+func (b *bench) startServers(n int) {
+	t := b.t
+	width := max(2, len(strconv.Itoa(n)))
+	b.servers = make([]*sshdtest.Server, n)
+	b.names = make([]string, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		b.names[i] = fmt.Sprintf("h%0*d", width, i+1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			b.servers[i] = sshdtest.Start(t, sshdtest.Options{Extra: []string{"SetEnv BENCH_HOST=" + b.names[i]}})
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	b.login = b.servers[0].User()
+	u, err := user.Lookup(b.login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.home = u.HomeDir
+	b.uid, _ = strconv.Atoi(u.Uid)
+	b.gid, _ = strconv.Atoi(u.Gid)
+}
+
+// lab is the files that let every tool reach the first n hosts.
+type lab struct {
+	dir        string
+	servers    []*sshdtest.Server
+	names      []string
+	inventory  string // YAML, for fleet and Ansible
+	sshConfig  string // a Host block per name, for ssh, scp, rsync, pssh, pdsh
+	hostsFile  string // one name per line, for pssh
+	ansibleCfg string
+}
+
+func (b *bench) lab(n int) *lab {
+	t := b.t
+	dir := filepath.Join(b.tmp, fmt.Sprintf("lab%d", n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := &lab{dir: dir, servers: b.servers[:n], names: b.names[:n]}
+	known := filepath.Join(dir, "known_hosts")
+	var inv, conf, hosts strings.Builder
+	inv.WriteString("all:\n  hosts:\n")
+	for i, s := range l.servers {
+		s.WriteKnownHosts(known)
+		fmt.Fprintf(&inv, "    %s:\n      ansible_host: %s\n      ansible_port: %d\n      ansible_user: %s\n",
+			l.names[i], s.Addr(), s.Port(), s.User())
+		fmt.Fprintf(&conf, "Host %s\n  HostName %s\n  Port %d\n  User %s\n",
+			l.names[i], s.Addr(), s.Port(), s.User())
+		hosts.WriteString(l.names[i] + "\n")
+	}
+	fmt.Fprintf(&conf, `Host *
+  IdentityFile %s
+  IdentitiesOnly yes
+  IdentityAgent none
+  UserKnownHostsFile %s
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  BatchMode yes
+  ConnectTimeout 10
+  LogLevel ERROR
+`, sshdtest.ClientKeyPath(), known)
+	l.inventory = filepath.Join(dir, "inventory.yml")
+	l.sshConfig = filepath.Join(dir, "ssh_config")
+	l.hostsFile = filepath.Join(dir, "hosts")
+	l.ansibleCfg = filepath.Join(dir, "ansible.cfg")
+	writeFile(t, l.inventory, inv.String())
+	writeFile(t, l.sshConfig, conf.String())
+	writeFile(t, l.hostsFile, hosts.String())
+	writeFile(t, l.ansibleCfg, "[defaults]\n")
+	return l
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// variant is one tool in one mode of a scenario.
+type variant struct {
+	tool, mode string
+	// missing names the executable whose absence makes the row n/a.
+	needs []string
+	// setup runs once before the measured runs; teardown once after;
+	// after runs after every measured run. None of them is timed.
+	setup, teardown, after func(ctx context.Context) error
+	// cmd is the measured command; check verifies its output (and the
+	// hosts' files), so that a fast failure never counts as a fast run.
+	cmd   func() *exec.Cmd
+	check func(s sample) error
+	// iters, when not 0, overrides the scenario's iteration count (Ansible
+	// runs once: each run takes seconds and varies little).
+	iters int
+}
+
+// measure runs v iters times and appends its row (the median run by wall
+// time).
+func (b *bench) measure(scenario string, hosts int, servers []*sshdtest.Server, iters int, v variant) {
+	t := b.t
+	r := row{Scenario: scenario, Tool: v.tool, Mode: v.mode, Hosts: hosts}
+	for _, exe := range v.needs {
+		if _, err := exec.LookPath(exe); err != nil {
+			r.Status = "n/a: " + exe + " not installed"
+			b.rows = append(b.rows, r)
+			t.Logf("%s %s %s: %s", scenario, v.tool, v.mode, r.Status)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*commandTimeout)
+	defer cancel()
+	fail := func(err error) {
+		r.Status = "FAILED: " + shorten(firstLine(err.Error()))
+		b.rows = append(b.rows, r)
+		t.Errorf("%s %s %s: %v", scenario, v.tool, v.mode, err)
+	}
+	if v.setup != nil {
+		if err := v.setup(ctx); err != nil {
+			fail(fmt.Errorf("setup: %w", err))
+			return
+		}
+	}
+	if v.teardown != nil {
+		defer func() {
+			if err := v.teardown(ctx); err != nil {
+				t.Errorf("%s %s %s: teardown: %v", scenario, v.tool, v.mode, err)
+			}
+		}()
+	}
+	if v.iters != 0 {
+		iters = v.iters
+	}
+	var samples []sample
+	for range iters {
+		s, err := run(v.cmd(), servers)
+		if err == nil && v.check != nil {
+			err = v.check(s)
+		}
+		if v.after != nil {
+			if aerr := v.after(ctx); aerr != nil {
+				t.Errorf("%s %s %s: after a run: %v", scenario, v.tool, v.mode, aerr)
+			}
+		}
+		if err != nil {
+			fail(fmt.Errorf("%w\nstdout:\n%s\nstderr:\n%s", err, tail(s.stdout), tail(s.stderr)))
+			return
+		}
+		samples = append(samples, s)
+	}
+	slices.SortFunc(samples, func(x, y sample) int { return int(x.wall - y.wall) })
+	m := samples[len(samples)/2]
+	r.WallSec, r.ToolCPUSec, r.ServerCPUSec = m.wall.Seconds(), m.cpu.Seconds(), m.serverCPU.Seconds()
+	r.PeakRSSKiB, r.Status, r.Iterations = m.maxRSS, "ok", iters
+	b.rows = append(b.rows, r)
+	t.Logf("%s %-18s %-5s wall %7.3fs  cpu %6.3fs  sshd cpu %6.3fs  rss %6d KiB",
+		scenario, v.tool, v.mode, r.WallSec, r.ToolCPUSec, r.ServerCPUSec, r.PeakRSSKiB)
+}
+
+// run runs cmd with a timeout, its output in files (a daemon that inherits
+// a pipe would hold Wait up), and measures it and the servers.
+func run(cmd *exec.Cmd, servers []*sshdtest.Server) (sample, error) {
+	var s sample
+	outF, err := os.CreateTemp("", "bench-out-")
+	if err != nil {
+		return s, err
+	}
+	defer os.Remove(outF.Name())
+	defer outF.Close()
+	errF, err := os.CreateTemp("", "bench-err-")
+	if err != nil {
+		return s, err
+	}
+	defer os.Remove(errF.Name())
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A child that Go starts inherits this test process's peak RSS in its
+	// ru_maxrss (exec records the old address space's high-water mark),
+	// so the tool runs under GNU time, a small C program that forks it
+	// and reports the tool tree's own ru_maxrss.
+	rssFile := errF.Name() + ".rss"
+	defer os.Remove(rssFile)
+	if timeBin != "" {
+		cmd.Args = append([]string{timeBin, "-f", "%M", "-o", rssFile, "--", cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = timeBin
+	}
+
+	before := serversCPU(servers)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return s, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }() // owned here: the select below always receives
+	var runErr error
+	select {
+	case runErr = <-done:
+	case <-time.After(commandTimeout):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		runErr = fmt.Errorf("timed out after %v", commandTimeout)
+	}
+	s.wall = time.Since(start)
+	s.serverCPU = settledCPU(servers) - before
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		s.maxRSS = ru.Maxrss
+	}
+	if timeBin != "" {
+		kib, err := strconv.ParseInt(strings.TrimSpace(lastLine(readAll(rssFile))), 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("read the peak RSS that %s wrote to %s: %v", timeBin, rssFile, err)
+		}
+		s.maxRSS = kib
+	}
+	s.stdout, s.stderr = readAll(outF.Name()), readAll(errF.Name())
+	if runErr != nil {
+		return s, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), runErr)
+	}
+	return s, nil
+}
+
+// timeBin is GNU time, or "" when it is missing (then peak RSS includes
+// the test process's own).
+var timeBin = func() string {
+	if p, err := exec.LookPath("/usr/bin/time"); err == nil {
+		return p
+	}
+	return ""
+}()
+
+// lastLine returns the last non-empty line of s (GNU time writes "Command
+// exited with non-zero status N" before the format when the tool fails).
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func readAll(path string) string {
+	data, _ := os.ReadFile(path)
+	return string(data)
+}
+
+// serversCPU sums, over every process of every server's tree, its own CPU
+// time and that of its reaped children: a process that ended since the
+// last look is counted in its parent's cutime/cstime.
+func serversCPU(servers []*sshdtest.Server) time.Duration {
+	var ticks int64
+	for _, s := range servers {
+		ticks += procTicks(s.PID())
+		for _, p := range s.Descendants() {
+			ticks += procTicks(p.PID)
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// settledCPU is serversCPU once the servers' processes of finished
+// connections are reaped: /proc shows a zombie's times as 0, and its
+// parent counts them only after reaping it, a moment after the client left.
+func settledCPU(servers []*sshdtest.Server) time.Duration {
+	last := serversCPU(servers)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // settling, not asserting
+		now := serversCPU(servers)
+		if now == last && !anyZombie(servers) {
+			return now
+		}
+		last = now
+	}
+	return last
+}
+
+func anyZombie(servers []*sshdtest.Server) bool {
+	for _, s := range servers {
+		for _, p := range s.Descendants() {
+			if p.State == "Z" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// procTicks returns utime+stime+cutime+cstime of pid, 0 if it is gone.
+func procTicks(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 15 {
+		return 0
+	}
+	var sum int64
+	for _, field := range f[11:15] { // fields 14–17 of proc(5)
+		n, _ := strconv.ParseInt(field, 10, 64)
+		sum += n
+	}
+	return sum
+}
+
+// shorten keeps the end of a long message, where the cause is.
+func shorten(s string) string {
+	if len(s) > 70 {
+		return "…" + s[len(s)-70:]
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return "…" + s[len(s)-3000:]
+	}
+	return s
+}
+
+// shell returns a command running script with bash.
+func shell(script string) *exec.Cmd { return exec.Command("bash", "-c", script) }
+
+func (b *bench) fleetCmd(l *lab, args ...string) *exec.Cmd {
+	full := append([]string{args[0], "-i", l.inventory, "--ssh-config", l.sshConfig}, args[1:]...)
+	return exec.Command(b.fleet, full...)
+}
+
+// quiet runs an untimed helper command.
+func quiet(ctx context.Context, cmd *exec.Cmd) error {
+	c := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+	c.Env = cmd.Env
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(string(out)))
+	}
+	return nil
+}
+
+// ---- output checks ----
+
+// lineSet checks that want ⊆ got, naming what is missing.
+func lineSet(got map[string]bool, want []string) error {
+	var missing []string
+	for _, w := range want {
+		if !got[w] {
+			missing = append(missing, w)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%d of %d expected outputs missing, e.g. %q", len(missing), len(want), missing[:min(3, len(missing))])
+	}
+	return nil
+}
+
+// expected lists "host output" for every host and output.
+func expected(names []string, outs []string) []string {
+	var w []string
+	for _, n := range names {
+		for _, o := range outs {
+			w = append(w, n+" "+o)
+		}
+	}
+	return w
+}
+
+func echoes(n int) []string {
+	o := make([]string, n)
+	for i := range o {
+		o[i] = strconv.Itoa(i + 1)
+	}
+	return o
+}
+
+// parseFleet reads fleet's text output: "host   | line".
+func parseFleet(out string) map[string]bool {
+	got := map[string]bool{}
+	for line := range strings.Lines(out) {
+		host, text, ok := strings.Cut(line, "|")
+		if f := strings.Fields(host); ok && len(f) > 0 {
+			got[f[0]+" "+strings.TrimSpace(text)] = true
+		}
+	}
+	return got
+}
+
+// parsePdsh reads "host: line".
+func parsePdsh(out string) map[string]bool {
+	got := map[string]bool{}
+	for line := range strings.Lines(out) {
+		if host, text, ok := strings.Cut(line, ": "); ok {
+			got[host+" "+strings.TrimSpace(text)] = true
+		}
+	}
+	return got
+}
+
+var psshHeader = regexp.MustCompile(`^\[\d+\] \S+ \[(SUCCESS|FAILURE)\] (\S+)`)
+
+// parsePssh reads parallel-ssh -i output: a header per host, then its lines.
+func parsePssh(out string) map[string]bool {
+	got := map[string]bool{}
+	host := ""
+	for line := range strings.Lines(out) {
+		line = strings.TrimRight(line, "\n")
+		if m := psshHeader.FindStringSubmatch(line); m != nil {
+			host = ""
+			if m[1] == "SUCCESS" {
+				host, _, _ = strings.Cut(m[2], ":")
+			}
+			continue
+		}
+		if host != "" {
+			got[host+" "+strings.TrimSpace(line)] = true
+		}
+	}
+	return got
+}
+
+// parseFiles reads DIR/<host> files written by shell loops.
+func parseFiles(dir string) map[string]bool {
+	got := map[string]bool{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		for line := range strings.Lines(readAll(filepath.Join(dir, e.Name()))) {
+			got[e.Name()+" "+strings.TrimSpace(line)] = true
+		}
+	}
+	return got
+}
+
+var recapRE = regexp.MustCompile(`(?m)^(\S+)\s*:\s*ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)`)
+
+// checkRecap checks that Ansible's recap has every host with ok=tasks and
+// no failure.
+func checkRecap(out string, names []string, tasks int) error {
+	ok := map[string]bool{}
+	for _, m := range recapRE.FindAllStringSubmatch(out, -1) {
+		if m[2] == strconv.Itoa(tasks) && m[3] == "0" && m[4] == "0" {
+			ok[m[1]] = true
+		}
+	}
+	for _, n := range names {
+		if !ok[n] {
+			return fmt.Errorf("ansible recap: %s did not finish %d tasks ok", n, tasks)
+		}
+	}
+	return nil
+}
+
+func freshDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
+// ---- ssh helpers ----
+
+func (b *bench) ansibleEnv(l *lab, cpDir string) []string {
+	return append(os.Environ(),
+		"ANSIBLE_CONFIG="+l.ansibleCfg,
+		"ANSIBLE_SSH_ARGS=-F "+l.sshConfig+" -o ControlMaster=auto -o ControlPersist=300s",
+		"ANSIBLE_SSH_CONTROL_PATH_DIR="+cpDir,
+		"ANSIBLE_PIPELINING=True",
+		"ANSIBLE_FORKS=20",
+		"ANSIBLE_GATHERING=explicit",
+		"ANSIBLE_HOST_KEY_CHECKING=False",
+		"ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3",
+		"ANSIBLE_NOCOLOR=1",
+		"ANSIBLE_RETRY_FILES_ENABLED=False",
+		"ANSIBLE_DEPRECATION_WARNINGS=False",
+		"ANSIBLE_LOCAL_TEMP="+filepath.Join(b.tmp, "ansible-local"),
+	)
+}
+
+// stopMasters asks every OpenSSH master socket in dir to exit.
+func stopMasters(ctx context.Context, dir string) error {
+	entries, _ := os.ReadDir(dir)
+	var errs []error
+	for _, e := range entries {
+		if e.Type()&fs.ModeSocket == 0 {
+			continue
+		}
+		sock := filepath.Join(dir, e.Name())
+		out, err := exec.CommandContext(ctx, "ssh", "-S", sock, "-O", "exit", "x").CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "No such file") && !strings.Contains(string(out), "Connection refused") {
+			errs = append(errs, fmt.Errorf("ssh -S %s -O exit: %v: %s", sock, err, out))
+		}
+		os.Remove(sock)
+	}
+	return errors.Join(errs...)
+}
+
+// parallelHosts renders a bash script that runs body for every host at
+// once ($h is the host) and waits for all of them.
+func parallelHosts(names []string, prelude, body string) string {
+	return fmt.Sprintf("set -u\n%s\nfor h in %s; do (\n%s\n) & done\nwait\n", prelude, strings.Join(names, " "), body)
+}
+
+// sshMasterUp starts a master for $h in the background of the script, as
+// a waited-for child (so its CPU is counted), and blocks until it listens:
+// LocalCommand runs once the master's socket is up.
+const sshMasterUp = `mkfifo "$T/ready.$h"
+ssh -F "$CFG" -M -N -o ControlPersist=no -o ControlPath="$CP" -o PermitLocalCommand=yes -o LocalCommand="echo > $T/ready.$h" $h & m=$!
+read _ < "$T/ready.$h"
+`
+
+const sshMasterDown = `ssh -F "$CFG" -o ControlPath="$CP" -O exit $h 2>/dev/null
+wait $m
+`
+
+// ---- S1 ----
+
+func (b *bench) s1() {
+	t := b.t
+	n, cmds := b.cfg.s1Hosts, b.cfg.s1Cmds
+	l := b.lab(n)
+	servers := l.servers
+	scen := fmt.Sprintf("S1 %dh×%d cmds", n, cmds)
+	want := expected(l.names, echoes(cmds))
+	out := filepath.Join(b.tmp, "s1out")
+	fleetArgs := []string{"run", "all"}
+	for i := 1; i <= cmds; i++ {
+		fleetArgs = append(fleetArgs, "-c", fmt.Sprintf("echo %d", i))
+	}
+	fleetCP := filepath.Join(b.tmp, "fcm", "%C")
+	if err := os.MkdirAll(filepath.Dir(fleetCP), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fleetCheck := func(s sample) error { return lineSet(parseFleet(s.stdout), want) }
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "fleet", mode: "cold",
+		cmd:   func() *exec.Cmd { return b.fleetCmd(l, append(fleetArgs, "--fresh")...) },
+		check: fleetCheck})
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "fleet", mode: "warm",
+		setup: func(ctx context.Context) error {
+			return quiet(ctx, b.fleetCmd(l, "master", "start", "all", "--control-path", fleetCP, "--persist", "10m"))
+		},
+		teardown: func(ctx context.Context) error {
+			return quiet(ctx, b.fleetCmd(l, "master", "stop", "all", "--force", "--control-path", fleetCP))
+		},
+		cmd:   func() *exec.Cmd { return b.fleetCmd(l, append(fleetArgs, "--control-path", fleetCP)...) },
+		check: fleetCheck})
+
+	// ssh with ControlMaster: per host, a master, then the commands in
+	// sequence through it, all hosts at once.
+	seq := fmt.Sprintf(`for i in $(seq 1 %d); do ssh -F "$CFG" -S "$CP" $h "echo $i" >> "$OUT/$h"; done`, cmds)
+	prelude := fmt.Sprintf(`CFG=%q; T=%q; OUT=%q; CP="$T/s-%%C"`, l.sshConfig, filepath.Join(b.tmp, "sshcm"), out)
+	resetOut := func(ctx context.Context) error {
+		if err := freshDir(out); err != nil {
+			return err
+		}
+		return freshDir(filepath.Join(b.tmp, "sshcm"))
+	}
+	fileCheck := func(sample) error { return lineSet(parseFiles(out), want) }
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "cold", needs: []string{"ssh"},
+		setup: resetOut, after: resetOut,
+		cmd:   func() *exec.Cmd { return shell(parallelHosts(l.names, prelude, sshMasterUp+seq+"\n"+sshMasterDown)) },
+		check: func(s sample) error { return lineSet(parseFiles(out), want) }})
+	warmCP := filepath.Join(b.tmp, "sshw")
+	warmPrelude := fmt.Sprintf(`CFG=%q; OUT=%q; CP="%s/%%C"`, l.sshConfig, out, warmCP)
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "warm", needs: []string{"ssh"},
+		setup: func(ctx context.Context) error {
+			if err := freshDir(warmCP); err != nil {
+				return err
+			}
+			if err := resetOut(ctx); err != nil {
+				return err
+			}
+			return quiet(ctx, shell(parallelHosts(l.names, warmPrelude,
+				`ssh -F "$CFG" -M -N -f -o ControlPersist=yes -o ControlPath="$CP" $h && ssh -F "$CFG" -o ControlPath="$CP" -O check $h 2>/dev/null || exit 1`)))
+		},
+		after:    func(ctx context.Context) error { return freshDir(out) },
+		teardown: func(ctx context.Context) error { return stopMasters(ctx, warmCP) },
+		cmd:      func() *exec.Cmd { return shell(parallelHosts(l.names, warmPrelude, seq)) },
+		check:    fileCheck})
+
+	// pssh and pdsh: one invocation per command, a new connection each.
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "pssh", mode: "cold", needs: []string{"parallel-ssh"},
+		cmd: func() *exec.Cmd {
+			return shell(fmt.Sprintf(`for i in $(seq 1 %d); do parallel-ssh -h %q -p %d -t 0 -i -x "-F %s" "echo $i" || exit 1; done`,
+				cmds, l.hostsFile, n, l.sshConfig))
+		},
+		check: func(s sample) error { return lineSet(parsePssh(s.stdout), want) }})
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "pdsh", mode: "cold", needs: []string{"pdsh"},
+		cmd: func() *exec.Cmd {
+			c := shell(fmt.Sprintf(`for i in $(seq 1 %d); do pdsh -R ssh -f %d -l %s -w %s "echo $i" || exit 1; done`,
+				cmds, n, b.login, strings.Join(l.names, ",")))
+			c.Env = append(os.Environ(), "PDSH_SSH_ARGS_APPEND=-F "+l.sshConfig)
+			return c
+		},
+		check: func(s sample) error { return lineSet(parsePdsh(s.stdout), want) }})
+
+	// Ansible: a playbook of cmds shell tasks.
+	var pb strings.Builder
+	pb.WriteString("- hosts: all\n  gather_facts: no\n  tasks:\n")
+	for i := 1; i <= cmds; i++ {
+		fmt.Fprintf(&pb, "    - shell: echo %d\n", i)
+	}
+	playbook := filepath.Join(l.dir, "s1.yml")
+	writeFile(t, playbook, pb.String())
+	ansCP := filepath.Join(b.tmp, "acp")
+	if err := os.MkdirAll(ansCP, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ansible := func() *exec.Cmd {
+		c := exec.Command("ansible-playbook", "-i", l.inventory, playbook)
+		c.Env = b.ansibleEnv(l, ansCP)
+		return c
+	}
+	ansCheck := func(s sample) error { return checkRecap(s.stdout, l.names, cmds) }
+	stopAns := func(ctx context.Context) error { return stopMasters(ctx, ansCP) }
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ansible", mode: "cold", needs: []string{"ansible-playbook"}, iters: 1,
+		setup: stopAns, after: stopAns, cmd: ansible, check: ansCheck})
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ansible", mode: "warm", needs: []string{"ansible-playbook"}, iters: 1,
+		setup:    func(ctx context.Context) error { return quiet(ctx, ansible()) },
+		teardown: stopAns, cmd: ansible, check: ansCheck})
+
+	// The floor: one plain ssh session per host running every command.
+	var all []string
+	for i := 1; i <= cmds; i++ {
+		all = append(all, fmt.Sprintf("echo %d", i))
+	}
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "floor: 1 ssh/host", mode: "cold", needs: []string{"ssh"},
+		setup: resetOut, after: resetOut,
+		cmd: func() *exec.Cmd {
+			return shell(parallelHosts(l.names, prelude, fmt.Sprintf(`ssh -F "$CFG" $h %q > "$OUT/$h"`, strings.Join(all, "; "))))
+		},
+		check: fileCheck})
+}
+
+// ---- S2 ----
+
+func (b *bench) s2() {
+	cmds := b.cfg.s2Cmds
+	l := b.lab(1)
+	scen := fmt.Sprintf("S2 1h×%d cmds", cmds)
+	want := expected(l.names, echoes(cmds))
+	args := []string{"run", "all", "--fresh"}
+	for i := 1; i <= cmds; i++ {
+		args = append(args, "-c", fmt.Sprintf("echo %d", i))
+	}
+	b.measure(scen, 1, l.servers, b.cfg.iters, variant{tool: "fleet", mode: "cold",
+		cmd:   func() *exec.Cmd { return b.fleetCmd(l, args...) },
+		check: func(s sample) error { return lineSet(parseFleet(s.stdout), want) }})
+	out := filepath.Join(b.tmp, "s2out")
+	reset := func(ctx context.Context) error {
+		if err := freshDir(out); err != nil {
+			return err
+		}
+		return freshDir(filepath.Join(b.tmp, "sshcm"))
+	}
+	prelude := fmt.Sprintf(`CFG=%q; T=%q; OUT=%q; CP="$T/s-%%C"`, l.sshConfig, filepath.Join(b.tmp, "sshcm"), out)
+	seq := fmt.Sprintf(`for i in $(seq 1 %d); do ssh -F "$CFG" -S "$CP" $h "echo $i" >> "$OUT/$h"; done`, cmds)
+	b.measure(scen, 1, l.servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "cold", needs: []string{"ssh"},
+		setup: reset, after: reset,
+		cmd:   func() *exec.Cmd { return shell(parallelHosts(l.names, prelude, sshMasterUp+seq+"\n"+sshMasterDown)) },
+		check: func(sample) error { return lineSet(parseFiles(out), want) }})
+}
+
+// ---- S3 ----
+
+// tree describes what a push must leave in each host's directory.
+type tree struct {
+	files int
+	bytes int64
+}
+
+func walkTree(dir string) (tree, error) {
+	var tr tree
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			tr.files++
+			tr.bytes += fi.Size()
+		}
+		return nil
+	})
+	return tr, err
+}
+
+// makeSources writes SRC/big/big.bin, and s3Files and s3FewFiles files
+// of 4 KiB under SRC/tree/dNN/ and SRC/few/dNN/.
+func (b *bench) makeSources() (big, small, few string, bigTree, smallTree, fewTree tree) {
+	t := b.t
+	src := filepath.Join(b.tmp, "src")
+	big, small, few = filepath.Join(src, "big"), filepath.Join(src, "tree"), filepath.Join(src, "few")
+	if err := os.MkdirAll(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(big, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for i := range b.cfg.s3BigMiB {
+		for j := range buf {
+			buf[j] = byte(i*131 + j*7 + j>>9) // not all zeros, so nothing compresses it away
+		}
+		if _, err := f.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	small4k := make([]byte, 4096)
+	for root, n := range map[string]int{small: b.cfg.s3Files, few: b.cfg.s3FewFiles} {
+		for i := range n {
+			d := filepath.Join(root, fmt.Sprintf("d%02d", i/100))
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			copy(small4k, fmt.Sprintf("file %d\n", i))
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%04d", i)), small4k, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return big, small, few, tree{1, int64(b.cfg.s3BigMiB) << 20}, tree{b.cfg.s3Files, int64(b.cfg.s3Files) * 4096},
+		tree{b.cfg.s3FewFiles, int64(b.cfg.s3FewFiles) * 4096}
+}
+
+func (b *bench) s3() {
+	t := b.t
+	n := b.cfg.s3Hosts
+	l := b.lab(n)
+	bigSrc, treeSrc, fewSrc, bigWant, treeWant, fewWant := b.makeSources()
+	base := filepath.Join(b.home, "bench-"+filepath.Base(b.tmp))
+	t.Cleanup(func() { os.RemoveAll(base) })
+	for _, c := range []struct {
+		label          string
+		src            string
+		want           tree
+		peers, ansible bool
+	}{
+		{fmt.Sprintf("S3 %dh×%dMiB file", n, b.cfg.s3BigMiB), bigSrc, bigWant, true, true},
+		{fmt.Sprintf("S3 %dh×%d×4KiB tree", n, b.cfg.s3Files), treeSrc, treeWant, true, false},
+		{fmt.Sprintf("S3 %dh×%d×4KiB tree", n, b.cfg.s3FewFiles), fewSrc, fewWant, false, true},
+	} {
+		name := filepath.Base(c.src)
+		// prepare gives each tool empty per-host directories owned by the
+		// login user; check finds the copied directory in each.
+		prepare := func(tool string) func(context.Context) error {
+			return func(context.Context) error {
+				for _, h := range l.names {
+					d := filepath.Join(base, tool, h)
+					if err := freshDir(d); err != nil {
+						return err
+					}
+					for p := d; p != filepath.Dir(base); p = filepath.Dir(p) {
+						if err := os.Chown(p, b.uid, b.gid); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}
+		}
+		check := func(tool string) func(sample) error {
+			return func(sample) error {
+				for _, h := range l.names {
+					got, err := walkTree(filepath.Join(base, tool, h, name))
+					if err != nil {
+						return fmt.Errorf("%s: %w", h, err)
+					}
+					if got != c.want {
+						return fmt.Errorf("%s: %d files, %d bytes arrived; want %d files, %d bytes", h, got.files, got.bytes, c.want.files, c.want.bytes)
+					}
+				}
+				return os.RemoveAll(filepath.Join(base, tool)) // keep the disk use at one copy
+			}
+		}
+		b.measure(c.label, n, l.servers, 1, variant{tool: "fleet push", mode: "cold", setup: prepare("fleet"),
+			cmd: func() *exec.Cmd {
+				return b.fleetCmd(l, "push", "all", c.src, filepath.Join(base, "fleet")+"/{{ inventory_hostname }}/", "--fresh")
+			},
+			check: check("fleet")})
+		if c.peers {
+			prelude := fmt.Sprintf(`CFG=%q; SRC=%q; DST=%q; CM="-o ControlMaster=auto -o ControlPersist=no -o ControlPath=%s/c-%%C"`,
+				l.sshConfig, c.src, base, b.tmp)
+			b.measure(c.label, n, l.servers, 1, variant{tool: "scp loop", mode: "cold", needs: []string{"scp"}, setup: prepare("scp"),
+				cmd: func() *exec.Cmd {
+					return shell(parallelHosts(l.names, prelude, `scp -q -r -F "$CFG" $CM "$SRC" "$h:$DST/scp/$h/"`))
+				},
+				check: check("scp")})
+			b.measure(c.label, n, l.servers, 1, variant{tool: "rsync loop", mode: "cold", needs: []string{"rsync"}, setup: prepare("rsync"),
+				cmd: func() *exec.Cmd {
+					return shell(parallelHosts(l.names, prelude, `rsync -a -e "ssh -F $CFG $CM" "$SRC" "$h:$DST/rsync/$h/"`))
+				},
+				check: check("rsync")})
+			// parallel-scp has one destination for all hosts; the legacy scp
+			// protocol (-O) lets the remote shell expand the BENCH_HOST each
+			// server sets.
+			b.measure(c.label, n, l.servers, 1, variant{tool: "parallel-scp", mode: "cold", needs: []string{"parallel-scp"}, setup: prepare("pscp"),
+				cmd: func() *exec.Cmd {
+					return exec.Command("parallel-scp", "-h", l.hostsFile, "-p", strconv.Itoa(n), "-t", "0", "-r",
+						"-x", "-O -F "+l.sshConfig, c.src, filepath.Join(base, "pscp")+"/$BENCH_HOST/")
+				},
+				check: check("pscp")})
+		}
+		if !c.ansible {
+			b.rows = append(b.rows, row{Scenario: c.label, Tool: "ansible copy", Mode: "cold",
+				Status: fmt.Sprintf("skipped: ~1 s per file and host; see the %d-file row", b.cfg.s3FewFiles)})
+			continue
+		}
+		playbook := filepath.Join(l.dir, "s3-"+name+".yml")
+		writeFile(t, playbook, fmt.Sprintf("- hosts: all\n  gather_facts: no\n  tasks:\n    - copy:\n        src: %s\n        dest: %s/ansible/{{ inventory_hostname }}/\n",
+			c.src, base))
+		ansCP := filepath.Join(b.tmp, "acp3")
+		b.measure(c.label, n, l.servers, 1, variant{tool: "ansible copy", mode: "cold", needs: []string{"ansible-playbook"},
+			setup:    prepare("ansible"),
+			teardown: func(ctx context.Context) error { return stopMasters(ctx, ansCP) },
+			cmd: func() *exec.Cmd {
+				c := exec.Command("ansible-playbook", "-i", l.inventory, playbook)
+				c.Env = b.ansibleEnv(l, ansCP)
+				return c
+			},
+			check: check("ansible")})
+	}
+}
+
+// ---- S4 ----
+
+var pingOK = regexp.MustCompile(`(?m)^(\S+)\s+ok\s`)
+
+func (b *bench) s4() {
+	t := b.t
+	fleetLab := filepath.Join(b.tmp, "fleet-lab")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", fleetLab, "fleetrun.dev/fleet/cmd/fleet-lab").CombinedOutput(); err != nil {
+		t.Fatalf("build fleet-lab: %v\n%s", err, out)
+	}
+	n := b.cfg.s4Lab
+	dir := filepath.Join(b.tmp, "s4lab")
+	labCmd := exec.CommandContext(ctx, fleetLab, "up", "-n", strconv.Itoa(n), "-dir", dir)
+	labLog := filepath.Join(b.tmp, "fleet-lab.log")
+	logF, err := os.Create(labLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logF.Close()
+	labCmd.Stdout, labCmd.Stderr = logF, logF
+	if err := labCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stopLab := func() {
+		if !stopped {
+			stopped = true
+			labCmd.Process.Signal(syscall.SIGTERM)
+			labCmd.Wait()
+		}
+	}
+	defer stopLab()
+	ready := false
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); {
+		if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
+			ready = true
+			break
+		}
+		if labCmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling for a file, not an assertion
+	}
+	if !ready {
+		t.Errorf("fleet-lab did not become ready:\n%s", readAll(labLog))
+		return
+	}
+	labFiles := &lab{inventory: filepath.Join(dir, "inventory.yml"), sshConfig: filepath.Join(dir, "ssh_config")}
+	labPID := labCmd.Process.Pid
+	b.s4Pair(fmt.Sprintf("S4 %d lab hosts", n), labFiles, n, nil, labPID)
+	stopLab()
+
+	real := b.lab(b.cfg.s4Real)
+	b.s4Pair(fmt.Sprintf("S4 %d sshd hosts", b.cfg.s4Real), real, b.cfg.s4Real, real.servers, 0)
+}
+
+// s4Pair measures fleet ping and fleet run -- true on n hosts; labPID, when
+// not 0, is the in-process lab whose CPU is the server CPU.
+func (b *bench) s4Pair(scen string, l *lab, n int, servers []*sshdtest.Server, labPID int) {
+	var labBefore int64
+	wrap := func(c *exec.Cmd) func() *exec.Cmd {
+		return func() *exec.Cmd { labBefore = procTicks(labPID); return c }
+	}
+	labCPU := func() {
+		if labPID != 0 && len(b.rows) > 0 {
+			r := &b.rows[len(b.rows)-1]
+			r.ServerCPUSec = float64(procTicks(labPID)-labBefore) / clockTicks
+		}
+	}
+	perHost := func() {
+		r := &b.rows[len(b.rows)-1]
+		if r.Status == "ok" {
+			r.RSSPerHostKiB = float64(r.PeakRSSKiB) / float64(n)
+		}
+	}
+	b.measure(scen, n, servers, 1, variant{tool: "fleet ping", mode: "cold",
+		cmd: wrap(b.fleetCmd(l, "ping", "all", "--fresh")),
+		check: func(s sample) error {
+			if got := len(pingOK.FindAllString(s.stdout, -1)); got != n {
+				return fmt.Errorf("%d of %d hosts answered ping", got, n)
+			}
+			return nil
+		}})
+	labCPU()
+	perHost()
+	b.measure(scen, n, servers, 1, variant{tool: "fleet run -- true", mode: "cold",
+		cmd: wrap(b.fleetCmd(l, "run", "all", "--fresh", "--", "true")),
+		check: func(s sample) error {
+			if !strings.Contains(s.stderr, fmt.Sprintf("ok: %d ", n)) {
+				return fmt.Errorf("summary does not say all %d hosts are ok", n)
+			}
+			return nil
+		}})
+	labCPU()
+	perHost()
+}
+
+// ---- report ----
+
+// fillRatios sets each row's fleet ratio against the fleet row of the
+// same scenario and mode.
+func (b *bench) fillRatios() {
+	fleet := map[string]float64{}
+	for _, r := range b.rows {
+		if strings.HasPrefix(r.Tool, "fleet") && r.Status == "ok" {
+			if _, ok := fleet[r.Scenario+"/"+r.Mode]; !ok {
+				fleet[r.Scenario+"/"+r.Mode] = r.WallSec
+			}
+		}
+	}
+	for i := range b.rows {
+		r := &b.rows[i]
+		if f, ok := fleet[r.Scenario+"/"+r.Mode]; ok && r.Status == "ok" && r.WallSec > 0 && !strings.HasPrefix(r.Tool, "fleet") {
+			r.FleetRatio = f / r.WallSec
+		}
+	}
+}
+
+func (b *bench) report(total time.Duration) {
+	t := b.t
+	var sb strings.Builder
+	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\ttool\tmode\truns\twall s\ttool CPU s\tsshd CPU s\tpeak RSS MiB\tfleet/peer\tstatus")
+	for _, r := range b.rows {
+		if r.Status != "ok" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t\t%s\n", r.Scenario, r.Tool, r.Mode, r.Status)
+			continue
+		}
+		ratio := "-"
+		if r.FleetRatio > 0 {
+			ratio = fmt.Sprintf("%.2f", r.FleetRatio)
+		}
+		status := r.Status
+		if r.RSSPerHostKiB > 0 {
+			status = fmt.Sprintf("ok, %.0f KiB/host", r.RSSPerHostKiB)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f\t%s\t%s\n", r.Scenario, r.Tool, r.Mode, r.Iterations,
+			r.WallSec, r.ToolCPUSec, r.ServerCPUSec, float64(r.PeakRSSKiB)/1024, ratio, status)
+	}
+	tw.Flush()
+	mode := "full"
+	if b.cfg.quick {
+		mode = "quick"
+	}
+	fmt.Printf("\nfleet benchmark (%s, %d CPUs, %s, median of %d runs for S1/S2)\n%s\n", mode, runtime.NumCPU(), total.Round(time.Second), b.cfg.iters, sb.String())
+
+	if err := os.MkdirAll("results", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("results", time.Now().Format("20060102-150405")+".json")
+	data, err := json.MarshalIndent(map[string]any{
+		"time": time.Now().Format(time.RFC3339), "mode": mode, "cpus": runtime.NumCPU(),
+		"iterations": b.cfg.iters, "rows": b.rows,
+	}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(path)
+	fmt.Printf("results written to %s\n", abs)
+}
