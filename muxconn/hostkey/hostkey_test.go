@@ -446,4 +446,3 @@ func TestAlgorithms(t *testing.T) {
 		}
 	}
 }
-
