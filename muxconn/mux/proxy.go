@@ -452,6 +452,10 @@ type proxyChannel struct {
 	// pendingUp are upstream requests relayed to the client that wait for
 	// its CHANNEL_SUCCESS/FAILURE, oldest first.
 	pendingUp []*ssh.Request
+	// replies counts the client's requests that want a reply and have
+	// not had it: CLOSE waits for them, as a reply can't follow it (the
+	// upstream's reply and its CLOSE reach us on different goroutines).
+	replies   int
 	pumps     int            // pump goroutines still running
 	pumpsDone sync.WaitGroup // forward waits on it: CLOSE goes after all output
 	closeSent bool           // we sent CLOSE, or the proxy stopped: send nothing more
@@ -511,6 +515,9 @@ func (c *proxyChannel) fromClient(op proxyOp) error {
 			return fmt.Errorf("mux: proxy: client has %d requests waiting on channel %d; refusing more", c.ctlOps, c.id)
 		}
 		c.ctlOps++
+		if op.kind == proxyOpRequest && op.want {
+			c.replies++
+		}
 	}
 	op.data = bytes.Clone(op.data)
 	c.ops = append(c.ops, op)
@@ -632,6 +639,8 @@ func (c *proxyChannel) work() {
 				if !c.closeSent {
 					c.p.out.send(newProxyOut(typ, 4).u32(c.peer).done())
 				}
+				c.replies--
+				c.winCond.Broadcast()
 				c.mu.Unlock()
 			}
 		}
@@ -716,6 +725,9 @@ func (c *proxyChannel) forward(reqs <-chan *ssh.Request) {
 	// soon now that up has closed the channel and its streams hit EOF.
 	c.pumpsDone.Wait()
 	c.mu.Lock()
+	for c.replies > 0 && !c.closeSent {
+		c.winCond.Wait()
+	}
 	if !c.closeSent {
 		c.closeSent = true
 		c.p.out.send(newProxyOut(sshMsgChannelClose, 4).u32(c.peer).done())

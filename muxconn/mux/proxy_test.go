@@ -1152,3 +1152,68 @@ func FuzzProxyPacket(f *testing.F) {
 		}
 	})
 }
+
+// Many short sessions one after another: x/crypto reuses a closed
+// channel's id at once, so anything the bridge sends for an old channel
+// after its CLOSE would land on the next one.
+func TestProxySequentialSessions(t *testing.T) {
+	_, up := pxLab(t, labhost.Options{})
+	srv, cli := pxSocketPair(t)
+	served := pxServe(pxCtx(t), srv, up, true)
+	rec := &pxWireLog{Conn: cli}
+	conn, chans, reqs, err := ssh.NewControlClientConn(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ssh.NewClient(conn, chans, reqs)
+	defer func() { c.Close(); c.Wait(); served.wait(t) }()
+	for i := range 300 {
+		stdout, _, err := pxRun(c, fmt.Sprintf("echo %d", i), "")
+		if err != nil || stdout != fmt.Sprintf("%d\n", i) {
+			rec.mu.Lock()
+			log := rec.log
+			if len(log) > 60 {
+				log = log[len(log)-60:]
+			}
+			rec.mu.Unlock()
+			t.Fatalf("session %d: %q, %v\n%s", i, stdout, err, strings.Join(log, "\n"))
+		}
+	}
+}
+
+// pxWireLog logs the message types and channel ids a control client
+// reads.
+type pxWireLog struct {
+	net.Conn
+	mu  sync.Mutex
+	buf []byte
+	log []string
+}
+
+func (r *pxWireLog) Read(b []byte) (int, error) {
+	n, err := r.Conn.Read(b)
+	r.mu.Lock()
+	r.buf = append(r.buf, b[:n]...)
+	for len(r.buf) >= 4 {
+		l := int(binary.BigEndian.Uint32(r.buf))
+		if len(r.buf) < 4+l {
+			break
+		}
+		pkt := r.buf[4 : 4+l]
+		if len(pkt) >= 6 {
+			r.log = append(r.log, fmt.Sprintf("in type %d chan %d", pkt[1], binary.BigEndian.Uint32(pkt[2:])))
+		}
+		r.buf = r.buf[4+l:]
+	}
+	r.mu.Unlock()
+	return n, err
+}
+
+func (r *pxWireLog) Write(b []byte) (int, error) {
+	if len(b) >= 10 {
+		r.mu.Lock()
+		r.log = append(r.log, fmt.Sprintf("out type %d chan %d", b[5], binary.BigEndian.Uint32(b[6:])))
+		r.mu.Unlock()
+	}
+	return r.Conn.Write(b)
+}
