@@ -228,34 +228,7 @@ func TestSSHDThreeFailingHosts(t *testing.T) {
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
 
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []net.Conn
-	var heldMu sync.Mutex
-	acceptDone := make(chan struct{})
-	go func() {
-		defer close(acceptDone)
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			heldMu.Lock()
-			held = append(held, c)
-			heldMu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		silent.Close()
-		<-acceptDone
-		heldMu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		heldMu.Unlock()
-	})
+	silentPort := silentListener(t)
 
 	// A real sshd whose key in known_hosts is another host's.
 	impostor := sshdtest.Start(t, sshdtest.Options{})
@@ -274,7 +247,7 @@ func TestSSHDThreeFailingHosts(t *testing.T) {
 
 	lab.extraHosts = []string{
 		fmt.Sprintf("closed: {ansible_host: 127.0.0.1, ansible_port: %d}", closedPort),
-		fmt.Sprintf("silent: {ansible_host: 127.0.0.1, ansible_port: %d}", silent.Addr().(*net.TCPAddr).Port),
+		fmt.Sprintf("silent: {ansible_host: 127.0.0.1, ansible_port: %d}", silentPort),
 		fmt.Sprintf("impostor: {ansible_host: %s, ansible_port: %d, ansible_user: %s}", impostor.Addr(), impostor.Port(), impostor.User()),
 	}
 	lab.write(t)
