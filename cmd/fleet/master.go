@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -132,7 +133,7 @@ func parsePersist(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		if secs, ok := number(s); ok { // ControlPersist's seconds, as ssh -G prints them
+		if secs, err := strconv.ParseUint(s, 10, 31); err == nil { // ControlPersist's seconds, as ssh -G prints them
 			return time.Duration(secs) * time.Second, nil
 		}
 		return 0, usageError{fmt.Errorf("--persist %q: want a duration such as 10m or 1h, or yes", s)}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fleet's own socket path stays short enough for a socket however long the
@@ -52,5 +53,20 @@ func TestSocketDirRefusesSymlink(t *testing.T) {
 	}
 	if fi, _ := os.Stat(filepath.Join(home, ".fleet", "cm")); fi.Mode().Perm() != 0o700 {
 		t.Errorf("~/.fleet/cm has mode %v, want 0700", fi.Mode().Perm())
+	}
+}
+
+// ControlPersist reaches the master as ssh -G prints it, in seconds.
+func TestParsePersist(t *testing.T) {
+	cases := map[string]time.Duration{"10m": 10 * time.Minute, "300": 5 * time.Minute, "yes": 0, "0": 0}
+	for in, want := range cases {
+		if got, err := parsePersist(in); err != nil || got != want {
+			t.Errorf("parsePersist(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"no", "-5m", "soon"} {
+		if _, err := parsePersist(bad); err == nil {
+			t.Errorf("parsePersist(%q): no error", bad)
+		}
 	}
 }
