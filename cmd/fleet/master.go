@@ -55,52 +55,40 @@ A master ends after --persist with no sessions, on 'fleet master stop', on
 	return cmd
 }
 
-func newMasterStartCmd(a *app) *cobra.Command {
+// masterSubCmd is one of the PATTERN subcommands of `fleet master`.
+func masterSubCmd(a *app, use, short, example string, run func(*cobra.Command, *masterOptions) error) (*cobra.Command, *masterOptions) {
 	opts := &masterOptions{app: a}
+	name := strings.Fields(use)[0]
 	cmd := &cobra.Command{
-		Use:   "start PATTERN",
-		Short: "Log in to every selected host once and keep the connection for later runs",
-		Example: `  fleet master start -i hosts.yml web --persist 30m
-  fleet run -i hosts.yml web -- uptime      # rides the masters: no new logins`,
-		Args: exactArgs(1, "give a host pattern, e.g. `fleet master start web`"),
+		Use:     use,
+		Short:   short,
+		Example: example,
+		Args:    exactArgs(1, "give a host pattern, e.g. `fleet master "+name+" web`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Pattern = args[0]
-			return masterStart(cmd, opts)
+			return run(cmd, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Persist, "persist", "10m", "end a master after this long with no sessions (a duration, or yes for never)")
 	addConnFlags(cmd, &opts.conn)
+	return cmd, opts
+}
+
+func newMasterStartCmd(a *app) *cobra.Command {
+	cmd, opts := masterSubCmd(a, "start PATTERN", "Log in to every selected host once and keep the connection for later runs",
+		`  fleet master start -i hosts.yml web --persist 30m
+  fleet run -i hosts.yml web -- uptime      # rides the masters: no new logins`, masterStart)
+	cmd.Flags().StringVar(&opts.Persist, "persist", "10m", "end a master after this long with no sessions (a duration, or yes for never)")
 	return cmd
 }
 
 func newMasterStatusCmd(a *app) *cobra.Command {
-	opts := &masterOptions{app: a}
-	cmd := &cobra.Command{
-		Use:   "status PATTERN",
-		Short: "Show each selected host's master: pid, age, idle time and sessions",
-		Args:  exactArgs(1, "give a host pattern, e.g. `fleet master status all`"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Pattern = args[0]
-			return masterStatus(cmd, opts)
-		},
-	}
-	addConnFlags(cmd, &opts.conn)
+	cmd, _ := masterSubCmd(a, "status PATTERN", "Show each selected host's master: pid, age, idle time and sessions", "", masterStatus)
 	return cmd
 }
 
 func newMasterStopCmd(a *app) *cobra.Command {
-	opts := &masterOptions{app: a}
-	cmd := &cobra.Command{
-		Use:   "stop PATTERN",
-		Short: "Stop the selected hosts' masters once their sessions end (--force: now)",
-		Args:  exactArgs(1, "give a host pattern, e.g. `fleet master stop all`"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Pattern = args[0]
-			return masterStop(cmd, opts)
-		},
-	}
+	cmd, opts := masterSubCmd(a, "stop PATTERN", "Stop the selected hosts' masters once their sessions end (--force: now)", "", masterStop)
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "stop at once, cutting active sessions")
-	addConnFlags(cmd, &opts.conn)
 	return cmd
 }
 
@@ -231,39 +219,27 @@ func (a *app) spawnMaster(ctx context.Context, opts *masterOptions, hello master
 	cmd.Args[0] = "fleet"
 	detach(cmd)
 	cmd.Env = os.Environ()
-	// Plain pipes of our own, so that no goroutine of exec's outlives
-	// this call: the process lives on after it.
-	inR, inW, err := os.Pipe()
+	// os.File pipes, which exec copies through no goroutine of its own:
+	// the process lives on after this call.
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		inR.Close()
-		inW.Close()
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
+	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		inR.Close()
-		inW.Close()
-		outR.Close()
-		outW.Close()
 		return nil, err
 	}
-	defer errR.Close()
-	defer outR.Close()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	err = cmd.Start()
-	inR.Close()
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		inW.Close()
+	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the master process: %w", err)
 	}
-	json.NewEncoder(inW).Encode(hello)
-	inW.Close()
+	defer stdout.Close()
+	defer stderr.Close()
+	json.NewEncoder(stdin).Encode(hello)
+	stdin.Close()
 
 	type scanned struct {
 		reports []masterReport
@@ -272,7 +248,7 @@ func (a *app) spawnMaster(ctx context.Context, opts *masterOptions, hello master
 	res := make(chan scanned, 1)
 	go func() {
 		var sc scanned
-		lines := bufio.NewScanner(outR)
+		lines := bufio.NewScanner(stdout)
 		for lines.Scan() {
 			var r masterReport
 			if json.Unmarshal(lines.Bytes(), &r) != nil {
@@ -296,8 +272,8 @@ func (a *app) spawnMaster(ctx context.Context, opts *masterOptions, hello master
 		return nil, ctx.Err()
 	}
 	if !sc.ready {
+		msg, _ := io.ReadAll(io.LimitReader(stderr, 8<<10))
 		werr := cmd.Wait()
-		msg, _ := io.ReadAll(io.LimitReader(errR, 8<<10))
 		return nil, fmt.Errorf("the master process ended before it was ready (%v): %s", werr, strings.TrimSpace(string(msg)))
 	}
 	// It lives on without us, its stdio on /dev/null from now on.

@@ -13,10 +13,6 @@ import (
 
 // Published is one host's master, served on its socket.
 type Published struct {
-	Host    string
-	Path    string
-	Started time.Time
-
 	m    *muxconn.Master
 	srv  *mux.Server
 	done chan struct{} // closed when it has ended
@@ -49,7 +45,7 @@ func Publish(ctx context.Context, host string, m *muxconn.Master, path string, o
 		logf = func(string, ...any) {}
 	}
 	p := &Published{
-		Host: host, Path: path, Started: time.Now(), m: m,
+		m: m,
 		done: make(chan struct{}), finish: make(chan struct{}), listening: true,
 	}
 	ours, _ := os.Lstat(path)
@@ -108,9 +104,6 @@ func (p *Published) Why() string {
 	defer p.mu.Unlock()
 	return p.why
 }
-
-// Active returns the sessions open through the master now.
-func (p *Published) Active() int { return p.srv.Active() }
 
 // end ends the master now, for why.
 func (p *Published) end(why string) {
