@@ -45,7 +45,7 @@ func Publish(ctx context.Context, host string, m *muxconn.Master, path string, o
 		logf = func(string, ...any) {}
 	}
 	p := &Published{
-		m: m,
+		m:    m,
 		done: make(chan struct{}), finish: make(chan struct{}), listening: true,
 	}
 	ours, _ := os.Lstat(path)
