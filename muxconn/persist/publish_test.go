@@ -75,4 +75,3 @@ func TestPersistIdle(t *testing.T) {
 		t.Errorf("the socket is still there: %v", err)
 	}
 }
-
