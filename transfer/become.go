@@ -172,7 +172,7 @@ func countErrs(items []*item) int {
 }
 
 // stage uploads a file's content into the private directory with its
-// mtime, which the install script's cp -p keeps.
+// mtime (unless IgnoreTimes), which the install script's cp -p keeps.
 func (r *Remote) stage(ctx context.Context, it *item, name string, shared bool, opts *PushOptions) error {
 	local, err := os.Open(it.e.Local)
 	if err != nil {
@@ -198,7 +198,7 @@ func (r *Remote) stage(ctx context.Context, it *item, name string, shared bool, 
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
+	if err == nil && !opts.IgnoreTimes {
 		err = r.FS.Chtimes(name, it.e.MTime, it.e.MTime)
 	}
 	if err != nil {
@@ -249,9 +249,15 @@ func installScript(p *plan, priv string, staged map[*item]string, deletes bool) 
 	line(`	if [ -d "$2" ] && [ ! -L "$2" ]; then echo "$2: is a directory, where a file would go" >&2; return 1; fi`)
 	line(`	if [ -L "$2" ] && [ -d "$2" ]; then mv -T -f -- "$1" "$2" 2>/dev/null || { rm -f -- "$2"; mv -f -- "$1" "$2"; }; else mv -f -- "$1" "$2"; fi`)
 	line(`}`)
-	line(`f() { t=$3; cp -p -- "$1" "$t"; chown -- "$o" "$t"; chmod -- "$4" "$t"; mvt "$t" "$2"; t=; echo "ok $5"; }`)
+	// f's sixth argument, when given, is the owner to keep instead of $o.
+	line(`f() { t=$3; cp -p -- "$1" "$t"; chown -- "${6:-$o}" "$t"; chmod -- "$4" "$t"; mvt "$t" "$2"; t=; echo "ok $5"; }`)
 	line(`l() { t=$3; ln -s -- "$1" "$t"; chown -h -- "$o" "$t"; mvt "$t" "$2"; t=; echo "ok $4"; }`)
-	if p.mkroot {
+	switch {
+	case len(p.newRoots) > 0:
+		for _, d := range p.newRoots {
+			line("[ -d %s ] || { mkdir -- %s && chmod -- %04o %s; }", quote(d.path), quote(d.path), unixPerm(d.perm), quote(d.path))
+		}
+	case p.mkroot:
 		line("mkdir -p -- %s", quote(p.root))
 	}
 	index := map[string]*item{}
@@ -276,12 +282,22 @@ func installScript(p *plan, priv string, staged map[*item]string, deletes bool) 
 		case it.e.Kind == Symlink:
 			line("l %s %s %s %d", quote(it.e.Link), dst, quote(tempName(it.remote)), i)
 		case it.send:
-			line("f %s %s %s %s %d", quote(staged[it]), dst, quote(tempName(it.remote)), mode, i)
+			keep := ""
+			if p.keepOwners {
+				if uid, gid := keptOwner(it, p); uid >= 0 && gid >= 0 {
+					keep = fmt.Sprintf(" %d:%d", uid, gid)
+				}
+			}
+			line("f %s %s %s %s %d%s", quote(staged[it]), dst, quote(tempName(it.remote)), mode, i, keep)
 		default:
 			if chown {
 				line(`chown -- "$o" %s`, dst)
 			}
-			line("chmod -- %s %s; TZ=UTC0 touch -m -t %s -- %s; echo %s", mode, dst, stamp(it.e.MTime), dst, quote(key))
+			if p.ignoreTimes {
+				line("chmod -- %s %s; echo %s", mode, dst, quote(key))
+			} else {
+				line("chmod -- %s %s; TZ=UTC0 touch -m -t %s -- %s; echo %s", mode, dst, stamp(it.e.MTime), dst, quote(key))
+			}
 		}
 	}
 	if deletes {
@@ -297,7 +313,7 @@ func installScript(p *plan, priv string, staged map[*item]string, deletes bool) 
 		if it.send || it.meta {
 			line("chmod -- %04o %s; echo %s", unixPerm(it.perm), quote(it.remote), quote("ok "+strconv.Itoa(i)))
 		}
-		if it.e.Tree {
+		if it.e.Tree && !p.ignoreTimes {
 			line("TZ=UTC0 touch -m -t %s -- %s", stamp(it.e.MTime), quote(it.remote))
 		}
 	}

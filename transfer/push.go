@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,25 @@ type PushOptions struct {
 	Group  string // group name or gid
 	// Become installs the files through sudo; nil writes as the login user.
 	Become *Become
+	// IgnoreTimes leaves modification times out, as Ansible's copy does:
+	// a file whose content matches is unchanged whatever its mtime, and
+	// what is written gets the time it was written, not the local mtime.
+	IgnoreTimes bool
+	// Perm, when set, decides the permission bits of every file and
+	// directory, in place of the local modes and Chmod. have is what the
+	// host has at the path (nil when it is missing) and def is what the
+	// host's umask gives a new path of its kind (0666 or 0777 less the
+	// umask of the writing user's shell, asked of the host once). e is nil
+	// for a directory the push creates above the copied paths: the
+	// destination and its missing parents. Symlinks, which have no mode
+	// of their own, are not asked about.
+	Perm func(e *Entry, have fs.FileInfo, def fs.FileMode) fs.FileMode
+	// KeepOwners makes a file that replaces another keep the old one's
+	// owner and group, unless Owner or Group say otherwise, as Ansible's
+	// copy does; without it a replaced file belongs to its writer. A
+	// login user who may not give the file back (only root may) leaves
+	// it as written.
+	KeepOwners bool
 	// Verbose reports unchanged paths too.
 	Verbose bool
 	// Parallel is how many files are in flight at once; 0 means 16.
@@ -76,6 +96,18 @@ type plan struct {
 	extras   []extra
 	mkroot   bool // root is missing
 	uid, gid int  // -1: leave as is
+	// newRoots are root and its missing parents, outermost first, with
+	// the modes PushOptions.Perm gave them; set only with Perm.
+	newRoots []newRoot
+	// From PushOptions.
+	ignoreTimes, keepOwners bool
+}
+
+// newRoot is a directory a push with PushOptions.Perm creates above the
+// copied paths.
+type newRoot struct {
+	path string
+	perm fs.FileMode
 }
 
 // PushError is a push's failure on one host. Leftovers are temporary files
@@ -236,7 +268,7 @@ func (r *Remote) tidy(err error, tmp *temps) error {
 
 // plan finds what differs between src and the host.
 func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*plan, error) {
-	p := &plan{uid: -1, gid: -1}
+	p := &plan{uid: -1, gid: -1, ignoreTimes: opts.IgnoreTimes, keepOwners: opts.KeepOwners}
 	if strings.HasPrefix(opts.Dest, "~") && opts.Dest != "~" && !strings.HasPrefix(opts.Dest, "~/") {
 		return nil, fmt.Errorf("%s: ~user paths are not supported; give the full path", opts.Dest)
 	}
@@ -251,6 +283,11 @@ func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*pla
 		switch {
 		case err == nil && st.IsDir():
 		case err == nil || errors.Is(err, fs.ErrNotExist):
+			single = path.Base(p.root)
+			p.root = path.Dir(p.root)
+		case opts.Become != nil && errors.Is(err, fs.ErrPermission):
+			// Inside a directory only the become user may enter: a
+			// file name, as a directory there could not be seen.
 			single = path.Base(p.root)
 			p.root = path.Dir(p.root)
 		default:
@@ -376,6 +413,11 @@ func (r *Remote) plan(ctx context.Context, src *Source, opts *PushOptions) (*pla
 	}
 	if err := r.statHidden(ctx, opts.Become, items); err != nil {
 		return nil, err
+	}
+	if opts.Perm != nil {
+		if err := r.hostPerms(ctx, p, items, opts); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Delete {
 		for _, d := range dirs {
@@ -514,7 +556,7 @@ func (r *Remote) decideMeta(it *item, p *plan) {
 	if perm(have.Mode()) != it.perm {
 		it.meta = true
 	}
-	if it.e.Kind == File && !have.ModTime().Equal(it.e.MTime.Truncate(time.Second)) {
+	if it.e.Kind == File && !p.ignoreTimes && !have.ModTime().Equal(it.e.MTime.Truncate(time.Second)) {
 		it.meta = true
 	}
 	if st, ok := have.Sys().(*sftpStat); ok {
@@ -530,8 +572,8 @@ func (r *Remote) decideMeta(it *item, p *plan) {
 // install writes the plan as the login user, over SFTP.
 func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *temps) error {
 	if p.mkroot {
-		if err := r.FS.MkdirAll(p.root); err != nil {
-			return hostErr(r, fmt.Errorf("creating %s: %w", p.root, describe(err)))
+		if err := r.makeRoot(p); err != nil {
+			return hostErr(r, err)
 		}
 	}
 	// Directories first, parents before children (items are sorted), with
@@ -609,7 +651,7 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 		if it.send || it.meta {
 			err = r.setMeta(it, p, it.remote, false)
 		}
-		if err == nil && it.e.Tree {
+		if err == nil && it.e.Tree && !p.ignoreTimes {
 			if err = r.FS.Chtimes(it.remote, it.e.MTime, it.e.MTime); err != nil {
 				err = fmt.Errorf("setting the mtime of %s: %w", it.remote, describe(err))
 			}
@@ -621,6 +663,11 @@ func (r *Remote) install(ctx context.Context, p *plan, opts *PushOptions, tmp *t
 			it.err = err
 		}
 		it.done = err == nil
+	}
+	if ctx.Err() == nil && p.mkroot {
+		if err := r.rootModes(p); err != nil {
+			return hostErr(r, err)
+		}
 	}
 	return ctx.Err()
 }
@@ -763,8 +810,11 @@ func (r *Remote) putLink(it *item, st *staging) error {
 // setMeta sets mode, owner and (for files) mtime on target, which is the
 // item's path or its temp file.
 func (r *Remote) setMeta(it *item, p *plan, target string, mtime bool) error {
-	if p.uid >= 0 || p.gid >= 0 {
-		uid, gid := p.uid, p.gid
+	uid, gid := p.uid, p.gid
+	if p.keepOwners && target != it.remote {
+		uid, gid = keptOwner(it, p)
+	}
+	if uid >= 0 || gid >= 0 {
 		if uid < 0 || gid < 0 {
 			fi := it.have
 			if fi == nil || target != it.remote {
@@ -782,7 +832,11 @@ func (r *Remote) setMeta(it *item, p *plan, target string, mtime bool) error {
 				}
 			}
 		}
-		if err := r.FS.Chown(target, uid, gid); err != nil {
+		err := r.FS.Chown(target, uid, gid)
+		if err != nil && p.uid < 0 && p.gid < 0 && errors.Is(err, fs.ErrPermission) {
+			err = nil // only the old owner was to be kept, and can't be
+		}
+		if err != nil {
 			if errors.Is(err, fs.ErrPermission) {
 				return fmt.Errorf("%s: setting owner %d:%d: permission denied (only root can give files away; add --become)", it.remote, uid, gid)
 			}
@@ -793,9 +847,140 @@ func (r *Remote) setMeta(it *item, p *plan, target string, mtime bool) error {
 	if err := r.FS.Chmod(target, it.perm); err != nil {
 		return fmt.Errorf("%s: setting mode %04o: %w", it.remote, uint32(it.perm.Perm()), describe(err))
 	}
-	if mtime && it.e.Kind == File {
+	if mtime && it.e.Kind == File && !p.ignoreTimes {
 		if err := r.FS.Chtimes(target, it.e.MTime, it.e.MTime); err != nil {
 			return fmt.Errorf("%s: setting mtime: %w", it.remote, describe(err))
+		}
+	}
+	return nil
+}
+
+// keptOwner returns the owner and group a file replacing it.have gets
+// with PushOptions.KeepOwners: those asked for, else the old file's; -1
+// where there is neither.
+func keptOwner(it *item, p *plan) (uid, gid int) {
+	uid, gid = p.uid, p.gid
+	if it.have == nil {
+		return uid, gid
+	}
+	if st, ok := it.have.Sys().(*sftpStat); ok {
+		if uid < 0 {
+			uid = int(st.UID)
+		}
+		if gid < 0 {
+			gid = int(st.GID)
+		}
+	}
+	return uid, gid
+}
+
+// hostPerms sets the modes of a push with PushOptions.Perm, once what the
+// host has is known, and finds the directories it creates above the
+// copied paths.
+func (r *Remote) hostPerms(ctx context.Context, p *plan, items []*item, opts *PushOptions) error {
+	if p.mkroot {
+		// The root and each missing parent, up to one that exists (or
+		// that the login user can't look at).
+		var missing []string
+		for d := p.root; ; d = path.Dir(d) {
+			if _, err := r.FS.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+				if _, ok := r.lost(err); ok {
+					return err
+				}
+				break
+			}
+			missing = append(missing, d)
+			if d == "/" || d == "." {
+				break
+			}
+		}
+		slices.Reverse(missing)
+		for _, d := range missing {
+			p.newRoots = append(p.newRoots, newRoot{path: d})
+		}
+	}
+	isNew := len(p.newRoots) > 0
+	for _, it := range items {
+		if it.err == nil && it.have == nil && it.e.Kind != Symlink {
+			isNew = true
+		}
+	}
+	// A dry run writes nothing, so the usual umask serves its modes.
+	umask := fs.FileMode(0o022)
+	if isNew && !opts.DryRun {
+		var err error
+		if umask, err = r.umask(ctx, opts.Become); err != nil {
+			return err
+		}
+	}
+	fileDef, dirDef := 0o666&^umask, 0o777&^umask
+	for i := range p.newRoots {
+		p.newRoots[i].perm = perm(opts.Perm(nil, nil, dirDef))
+	}
+	for _, it := range items {
+		if it.err != nil || it.e.Kind == Symlink {
+			continue
+		}
+		def := fileDef
+		if it.e.Kind == Dir {
+			def = dirDef
+		}
+		it.perm = perm(opts.Perm(it.e, it.have, def))
+	}
+	return nil
+}
+
+// umask returns the umask of the shell that writes on the host: the login
+// user's, or the become user's under sudo.
+func (r *Remote) umask(ctx context.Context, b *Become) (fs.FileMode, error) {
+	out, err := r.output(ctx, b, "umask")
+	if err != nil {
+		return 0, fmt.Errorf("asking the host for its umask: %w", err)
+	}
+	s := strings.TrimSpace(string(out))
+	n, perr := strconv.ParseUint(s, 8, 32)
+	if perr != nil || n > 0o777 {
+		return 0, fmt.Errorf("asking the host for its umask: the shell printed %q, not an octal umask", s)
+	}
+	return fs.FileMode(n), nil
+}
+
+// makeRoot creates the directory the paths land in, with its missing
+// parents; with PushOptions.Perm one by one, each with its mode.
+func (r *Remote) makeRoot(p *plan) error {
+	if len(p.newRoots) == 0 {
+		if err := r.FS.MkdirAll(p.root); err != nil {
+			return fmt.Errorf("creating %s: %w", p.root, describe(err))
+		}
+		return nil
+	}
+	for _, d := range p.newRoots {
+		if err := r.FS.Mkdir(d.path); err != nil {
+			// Someone else may have made it meanwhile.
+			if st, serr := r.FS.Stat(d.path); serr != nil || !st.IsDir() {
+				return fmt.Errorf("creating %s: %w", d.path, describe(err))
+			}
+			continue
+		}
+		// Room for the owner to write into it; its own mode comes last
+		// (rootModes).
+		if err := r.FS.Chmod(d.path, d.perm|0o700); err != nil {
+			return fmt.Errorf("setting the mode of %s: %w", d.path, describe(err))
+		}
+	}
+	return nil
+}
+
+// rootModes gives the directories makeRoot created their modes, once
+// everything is written into them, innermost first.
+func (r *Remote) rootModes(p *plan) error {
+	for i := len(p.newRoots) - 1; i >= 0; i-- {
+		d := p.newRoots[i]
+		if d.perm&0o700 == 0o700 {
+			continue // set already
+		}
+		if err := r.FS.Chmod(d.path, d.perm); err != nil {
+			return fmt.Errorf("setting the mode of %s: %w", d.path, describe(err))
 		}
 	}
 	return nil

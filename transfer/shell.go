@@ -165,3 +165,19 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// Quote returns s as one word for a POSIX shell, quoted only when it
+// needs to be.
+func Quote(s string) string { return quote(s) }
+
+// Wrap returns script run through sudo as b.User, or script itself when b
+// is nil. With a password, the command's stdin must begin with Stdin().
+func (b *Become) Wrap(script string) string { return b.wrap(script) }
+
+// Stdin returns what must precede a wrapped command's own input: the sudo
+// password and a newline, or nothing.
+func (b *Become) Stdin() []byte { return b.stdin() }
+
+// SudoError turns sudo's complaint on stderr into advice, or returns nil
+// when stderr holds none.
+func SudoError(stderr string) error { return sudoError(stderr) }
