@@ -118,38 +118,8 @@ func transferHost(ctx context.Context, conn Connector, h Host, sink report.Sink,
 		}
 		return done(report.Failed, err)
 	}
-	defer func() { fs.Close() }()
-	remote := &transfer.Remote{Host: h.Name, FS: fs.Client, Lost: fs.Lost}
-	remote.Run = func(ctx context.Context, cmd string, stdin []byte, stdout, stderr io.Writer) error {
-		c := muxconn.Command{Cmd: cmd, Stdout: stdout, Stderr: stderr}
-		if stdin != nil {
-			c.Stdin = bytes.NewReader(stdin)
-		}
-		err := m.TryRun(ctx, c)
-		if !errors.Is(err, muxconn.ErrNoRoom) {
-			return err
-		}
-		// The server takes one session at a time (MaxSessions 1), and
-		// the SFTP session is it: close it for the command, then open
-		// another. The transfer runs commands only between SFTP calls.
-		fs.Close()
-		err = m.Run(ctx, c)
-		// Reopen even when interrupted: what was written must still be
-		// tidied through it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		next, oerr := m.SFTP(rctx)
-		if oerr != nil {
-			// With no SFTP session the transfer can't go on or tidy
-			// up: treat the host as lost, so its leftovers are removed
-			// over a new connection.
-			gone := fmt.Errorf("reopening the SFTP session: %w", oerr)
-			remote.Lost = func(error) (error, bool) { return gone, true }
-			return errors.Join(err, gone)
-		}
-		fs, remote.FS, remote.Lost = next, next.Client, next.Lost
-		return err
-	}
+	remote, closeFS := sftpRemote(m, h.Name, fs)
+	defer closeFS()
 	hooks := fileHooks{report: func(report.FileResult) {}}
 	if fsink, ok := sink.(report.FileSink); ok {
 		hooks.report = fsink.File
@@ -200,4 +170,42 @@ func cleanup(ctx context.Context, conn Connector, h Host, paths []string) error 
 	}
 	defer fs.Close()
 	return transfer.Cleanup(fs.Client, paths)
+}
+
+// sftpRemote makes the transfer.Remote of a host from its master and an
+// open SFTP session. Commands run in sessions of their own; on a server
+// that takes one session at a time (MaxSessions 1), the SFTP session makes
+// way for each command and is reopened after it, which is safe because a
+// transfer runs commands only between SFTP calls. closeFS closes whichever
+// SFTP session is open at the end.
+func sftpRemote(m *muxconn.Master, host string, fs *muxconn.SFTP) (r *transfer.Remote, closeFS func()) {
+	remote := &transfer.Remote{Host: host, FS: fs.Client, Lost: fs.Lost}
+	remote.Run = func(ctx context.Context, cmd string, stdin []byte, stdout, stderr io.Writer) error {
+		c := muxconn.Command{Cmd: cmd, Stdout: stdout, Stderr: stderr}
+		if stdin != nil {
+			c.Stdin = bytes.NewReader(stdin)
+		}
+		err := m.TryRun(ctx, c)
+		if !errors.Is(err, muxconn.ErrNoRoom) {
+			return err
+		}
+		fs.Close()
+		err = m.Run(ctx, c)
+		// Reopen even when interrupted: what was written must still be
+		// tidied through it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		next, oerr := m.SFTP(rctx)
+		if oerr != nil {
+			// With no SFTP session the transfer can't go on or tidy
+			// up: treat the host as lost, so its leftovers are removed
+			// over a new connection.
+			gone := fmt.Errorf("reopening the SFTP session: %w", oerr)
+			remote.Lost = func(error) (error, bool) { return gone, true }
+			return errors.Join(err, gone)
+		}
+		fs, remote.FS, remote.Lost = next, next.Client, next.Lost
+		return err
+	}
+	return remote, func() { fs.Close() }
 }

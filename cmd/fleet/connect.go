@@ -171,6 +171,13 @@ func (a *app) connect(cf *connFlags, pattern string) (*conns, []runner.Host, err
 			return nil, nil, err
 		}
 	}
+	c.pool = a.newPool(cf, c)
+	return c, hosts, nil
+}
+
+// newPool makes the connection pool of a run, and the spawner of the
+// background masters it may start (ControlMaster auto + ControlPersist).
+func (a *app) newPool(cf *connFlags, c *conns) *muxconn.Pool {
 	opts := muxconn.PoolOptions{
 		Auth:     c.auth,
 		HostKeys: muxconn.KnownHosts{DB: hostkey.NewDB(), Warn: func(msg string) { a.warnf("%s", msg) }},
@@ -180,8 +187,7 @@ func (a *app) connect(cf *connFlags, pattern string) (*conns, []runner.Host, err
 		c.spawner = a.newMasterSpawner(a.ctx, cf, c.auth)
 		opts.StartMaster = c.spawner.start
 	}
-	c.pool = muxconn.NewPool(opts)
-	return c, hosts, nil
+	return muxconn.NewPool(opts)
 }
 
 // useFleetSocket gives t fleet's own ControlPath, ~/.fleet/cm/%C, when

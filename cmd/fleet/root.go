@@ -148,6 +148,7 @@ Ansible's host patterns.`,
 	root.AddCommand(newSSHConfigCmd(a, nil))
 	root.AddCommand(newPushCmd(a, nil))
 	root.AddCommand(newPullCmd(a, nil))
+	root.AddCommand(newPlayCmd(a, nil))
 	root.AddCommand(newMasterCmd(a))
 	return root
 }
