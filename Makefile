@@ -40,6 +40,8 @@ fuzz:
 	$(GO) test ./transfer -run '^$$' -fuzz '^FuzzParseSums$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./muxconn/mux -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./muxconn/mux -run '^$$' -fuzz '^FuzzProxyPacket$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./playbook -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./jinja -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME)
 
 # Rewrite the Ansible conformance goldens (needs ansible on PATH).
 golden:

@@ -30,7 +30,12 @@ true`
 // gatherFacts is the implicit "Gathering Facts" task: one session per
 // host.
 func (r *playRun) gatherFacts(ctx context.Context, pc *playCtx, hosts []*hostState) {
-	if len(r.opts.Tags) > 0 && !TagsAllow(map[string]bool{"always": true}, r.opts.Tags, r.opts.SkipTags) {
+	// The implicit facts task is tagged always, and with the play's tags.
+	tags := map[string]bool{"always": true}
+	for _, g := range pc.play.Tags {
+		tags[g] = true
+	}
+	if !TagsAllow(tags, r.opts.Tags, r.opts.SkipTags) {
 		return
 	}
 	t := &playbook.Task{Pos: pc.play.Pos, Name: "Gathering Facts", Module: "gather_facts"}

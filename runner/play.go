@@ -239,13 +239,23 @@ func (r *playRun) play(ctx context.Context, pb *playbook.Playbook, p *playbook.P
 		r.sink.Play(report.PlayStart{Name: r.playName(p), Pos: p.Pos.String(), Check: r.opts.Check})
 		return false // the sink says "skipping: no hosts matched"
 	}
-	pc.vars, err = r.playVars(pb, p)
-	if err != nil {
-		// A vars_files entry that can't be read fails every host, as it
-		// does in Ansible.
-		for _, s := range states {
-			r.result(pc, s, &playbook.Task{Pos: p.Pos, Name: "vars_files"}, outcome{status: report.TaskFailed, msg: err.Error()}, false)
+	pc.vars = p.Vars
+	// vars_files are read for each host: their names may use its vars.
+	var bad []*hostState
+	for _, s := range states {
+		m, err := r.varsFiles(pc, s)
+		if err != nil {
+			t := &playbook.Task{Pos: p.Pos, Name: "vars_files", Module: "vars_files"}
+			r.header(pc, t, false, "")
+			r.record(pc, t, s, failed(err.Error(), t), false)
+			bad = append(bad, s)
+			continue
 		}
+		s.mu.Lock()
+		s.playFiles = m
+		s.mu.Unlock()
+	}
+	if len(bad) == len(states) {
 		return true
 	}
 	for _, batch := range batches(p.Serial, all) {
@@ -293,24 +303,20 @@ func (r *playRun) playName(p *playbook.Play) string {
 	return p.Name
 }
 
-// playVars merges a play's vars and its vars_files (which win), reading
-// the files now: their names may use the play's and the extra vars.
-func (r *playRun) playVars(pb *playbook.Playbook, p *playbook.Play) (*vars.Map, error) {
+// varsFiles reads a play's vars_files for one host, later files winning.
+// A name may use the host's variables, as in Ansible.
+func (r *playRun) varsFiles(pc *playCtx, s *hostState) (*vars.Map, error) {
 	out := vars.NewMap()
-	for _, k := range p.Vars.Keys() {
-		v, _ := p.Vars.Get(k)
-		out.Set(k, v)
-	}
-	for _, f := range p.VarsFiles {
+	for _, f := range pc.play.VarsFiles {
 		name := f
 		if jinja.IsTemplate(f) {
-			v, err := r.engine.Render(f, layers{r.extraLayer(), mapLayer{p.Vars}})
+			v, err := r.engine.Render(f, r.scope(pc, nil, s, nil))
 			if err != nil {
 				return nil, fmt.Errorf("vars_files %q: %v", f, err)
 			}
 			name = jinja.String(v)
 		}
-		m, err := loadVarsFile(pb.Dir, name)
+		m, err := loadVarsFile(pc.book.Dir, name)
 		if err != nil {
 			return nil, err
 		}

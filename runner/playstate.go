@@ -29,6 +29,7 @@ type hostState struct {
 	notified    map[*playbook.Task]bool // handlers to run at the next flush
 	rescue      map[string]any          // ansible_failed_task/result, in a rescue
 	sudoAsks    map[string]bool         // by become user: sudo wants a password
+	playFiles   *vars.Map               // the current play's vars_files, read for this host
 
 	connOnce sync.Once
 	m        *muxconn.Master
@@ -220,6 +221,16 @@ func (l layers) Get(name string) (any, bool) {
 	return nil, false
 }
 
+// filesLayer reads the host's vars_files of the current play.
+type filesLayer struct{ s *hostState }
+
+func (l filesLayer) Get(name string) (any, bool) {
+	l.s.mu.Lock()
+	m := l.s.playFiles
+	l.s.mu.Unlock()
+	return m.Get(name)
+}
+
 // mapLayer reads a vars.Map; a nil map has nothing.
 type mapLayer struct{ m *vars.Map }
 
@@ -250,7 +261,7 @@ func (r *playRun) scope(pc *playCtx, t *playbook.Task, s *hostState, loop map[st
 	if loop != nil {
 		lv = plainLayer(loop)
 	}
-	return layers{lv, r.extraLayer(), setLayer{s}, tv, mapLayer{pc.vars}, factLayer{s}, mapLayer{s.host.Vars}, r.magic(pc)}
+	return layers{lv, r.extraLayer(), setLayer{s}, tv, filesLayer{s}, mapLayer{pc.vars}, factLayer{s}, mapLayer{s.host.Vars}, r.magic(pc)}
 }
 
 // magic returns the run-wide variables Ansible defines.
