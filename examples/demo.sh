@@ -13,6 +13,10 @@ if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fleet-demo.XXXXXX")
 labpid=
 cleanup() {
+	# The deploy's apps run on the lab hosts, which share this machine.
+	for pid in "$dir"/app/*/run/app.pid; do
+		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+	done
 	if [ -n "$labpid" ]; then
 		kill "$labpid" 2>/dev/null || true
 		wait "$labpid" 2>/dev/null || true
@@ -44,6 +48,13 @@ run() {
 	printf '\n%s$ fleet %s%s\n' "$bold" "$*" "$plain"
 	"$fleet" "$@"
 }
+# runtail N ARGS... runs fleet and shows the last N lines of its output.
+runtail() {
+	n=$1
+	shift
+	printf '\n%s$ fleet %s | tail -n %s%s\n' "$bold" "$*" "$n" "$plain"
+	"$fleet" "$@" | tail -n "$n"
+}
 
 run hosts 'web:!lab01' --limit 'lab0*'
 run ping all --ssh-config "$ssh_config"
@@ -67,6 +78,19 @@ printf '\n# one file changed: only it is sent (-v lists each file)'
 run push 'web[0:1]' --ssh-config "$ssh_config" "$dir/site/" "$dir/www/{{ inventory_hostname }}/" -v
 run pull 'web[0:1]' --ssh-config "$ssh_config" "$dir/www/{{ inventory_hostname }}/index.html" "$dir/pulled"
 find "$dir/pulled" -type f | sed "s|^$dir/||" | sort
+
+# Playbooks: every task is a session over the host's one connection. A
+# rolling deploy, two hosts at a time, with a handler that restarts the app;
+# then the same again, which changes nothing, and a check of the next
+# release, which changes nothing either but says what would change.
+app="$dir/app/{{ inventory_hostname }}"
+run play examples/playbooks/deploy.yml --ssh-config "$ssh_config" -l 'web[0:3]' -e "root=$app"
+printf '\n# the same deploy again: changed=0 everywhere'
+runtail 6 play examples/playbooks/deploy.yml --ssh-config "$ssh_config" -l 'web[0:3]' -e "root=$app"
+printf '\n# the next release, as a dry run with diffs: nothing changes on the hosts'
+runtail 24 play examples/playbooks/deploy.yml --ssh-config "$ssh_config" -l 'web[0:1]' -e "root=$app" -e release=1.1.0 --check --diff
+# fleet's parallel: block: several steps at once on each host.
+run play examples/playbooks/parallel.yml --ssh-config "$ssh_config" -l 'web[0:1]' -e "root=$app"
 
 # Persistent masters: log in once, then every later run (and stock ssh)
 # rides the connection.
