@@ -114,6 +114,10 @@ var cases = []tcase{
 	{tmpl: "{{ uses_undef is defined }}", want: false},
 	{tmpl: "{{ uses_undef | default('dd') }}", want: "dd"},
 	{tmpl: "{{ unsafe_v }}", want: "{{ not_rendered }}"},
+	{tmpl: "{{ part.x }}", vars: "part: {x: 1, y: '{{ nope }}'}", err: "undefined"},
+	{tmpl: "{{ part is defined }} {{ part.x | default('d') }}", vars: "part: {x: 1, y: '{{ nope }}'}", want: "False d"},
+	{tmpl: "{{ bad is defined }}", vars: "bad: '{{ 1 + [] }}'", err: "unsupported operand"},
+	{tmpl: "{{ [ok, ok] }}", vars: "ok: '{{ [1] }}'", want: []any{[]any{1}, []any{1}}},
 	{tmpl: "{{ lookup('vars', 'a') }}", want: "1-x"},
 	{tmpl: "{{ vars['a'] }}", want: "{{ b }}-x", fleetOnly: true}, // as ansible-playbook prints it; Templar alone has no vars
 	{tmpl: "{{ omit }}", want: Omit, fleetOnly: true},
@@ -198,6 +202,10 @@ var cases = []tcase{
 	{kind: "cond", tmpl: "(n > 3 or nope) and t", want: true},
 	{kind: "cond", tmpl: "1 < n < 10", want: true},
 	{kind: "cond", tmpl: "inventory_hostname is defined", want: false},
+	{kind: "cond", tmpl: "nope == 1 or nope is undefined", want: true},
+	{kind: "cond", tmpl: "nope == 1 or nope is not defined", want: true},
+	{kind: "cond", tmpl: "nope == 1 and nope is defined", want: false},
+	{kind: "cond", tmpl: "nope == 1 or other is undefined", err: "undefined"},
 
 	// Selecting with tests.
 	{tmpl: "{{ nums | select('>', 1) | list }}", want: []any{3, 2}},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"sync"
 	"unicode"
@@ -209,11 +210,16 @@ func IsTemplate(s string) bool {
 
 // Render renders v as Ansible renders a task's arguments: strings holding
 // templates are rendered, mappings and lists walked (keys are left as they
-// are), !unsafe strings returned untouched. A string that renders to text
-// looking like a Python list, dict or bool becomes that value, so a string
-// that is exactly "{{ items }}" yields the list; a bare "{{ n }}" of a
-// number or bool yields it as it is. Results are plain values: string,
-// int64 (*big.Int beyond), float64, bool, nil, []any, map[string]any.
+// are), !unsafe strings returned untouched. Variables the templates use are
+// rendered lazily, once per call.
+//
+// Types follow Ansible 2.14 exactly: a rendered string that reads as a
+// Python list, dict or bool ("[...]", "{...}", "True", "False") becomes
+// that value, so "{{ items }}" yields the list and "{{ x > 1 }}" a bool;
+// "{{ name }}" of a variable holding a number yields the number; but a
+// number computed by an expression stays text, so "{{ n + 1 }}" is "6", as
+// in Ansible. Results are plain values: string, int64 (*big.Int beyond),
+// float64, bool, nil, []any, map[string]any.
 func (e *Engine) Render(v any, vs Vars) (result any, err error) {
 	st := newState(e, vs)
 	defer st.recoverPanic(&err)
@@ -225,8 +231,9 @@ func (e *Engine) Render(v any, vs Vars) (result any, err error) {
 }
 
 // RenderText renders a whole template file as the template module does:
-// trim_blocks on, lstrip_blocks off, trailing newlines kept, no conversion of
-// the result.
+// trim_blocks on, lstrip_blocks off, trailing newlines kept, a first line
+// "#jinja2: ..." overriding those, no conversion of the result. Templates
+// that include, import or extend others are not supported.
 func (e *Engine) RenderText(text string, vs Vars) (out string, err error) {
 	st := newState(e, vs)
 	st.current = text
@@ -329,10 +336,57 @@ func (st *state) evalExpr(expr string, sc *scope) (any, error) {
 	}
 	c := newCtx(st, sc, t)
 	v, err := c.eval(t.single)
+	if err == nil {
+		if _, isU := v.(*undefined); isU {
+			// The condition itself is undefined: Ansible's {% if %}
+			// fails on it, and so may the fallback below.
+			_, err = truth(v)
+		}
+	}
 	if err != nil {
+		if ok, matched := definedFallback(expr, err); matched {
+			return ok, nil
+		}
 		return nil, c.wrap(err)
 	}
 	return v, nil
+}
+
+var (
+	definedRE       = regexp.MustCompile(`(hostvars\[.+\]|[\w_]+)\s+(not\s+is|is|is\s+not)\s+(defined|undefined)`)
+	undefinedNameRE = regexp.MustCompile(`'(hostvars\[.+\]|[\w_]+)' is undefined`)
+)
+
+// definedFallback is Ansible's rescue for a conditional that failed on an
+// undefined variable: when the conditional also tests that very variable
+// with "is defined" or "is undefined", that test decides the result, so
+// `x == 1 or x is undefined` is true for an undefined x.
+func definedFallback(expr string, err error) (result, matched bool) {
+	var ue *UndefinedError
+	if !errors.As(err, &ue) {
+		return false, false
+	}
+	msg := ue.Hint
+	if msg == "" {
+		msg = fmt.Sprintf("'%s' is undefined", ue.Name)
+	}
+	m := undefinedNameRE.FindStringSubmatch(msg)
+	if m == nil {
+		return false, false
+	}
+	name := strings.ReplaceAll(m[1], "'", `"`)
+	for rest := expr; ; {
+		loc := definedRE.FindStringSubmatchIndex(rest)
+		if loc == nil {
+			return false, false
+		}
+		if strings.ReplaceAll(rest[loc[2]:loc[3]], "'", `"`) == name {
+			logic, state := rest[loc[4]:loc[5]], rest[loc[6]:loc[7]]
+			shouldExist := strings.Contains(logic, "not") != (state == "defined")
+			return !shouldExist, true
+		}
+		rest = rest[loc[1]:]
+	}
 }
 
 // templateString renders one string as Ansible's Templar.template does with

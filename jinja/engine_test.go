@@ -44,29 +44,11 @@ func caseVars(t testing.TB, extra string) *vars.Map {
 // canonical spells a value as sorted JSON so that values compare whatever
 // their Go types (int vs int64, map vs *vars.Map).
 func canonical(v any) string {
-	s, err := encodeJSON(normalize(deepNormalize(v)), jsonOpts{sortKeys: true, itemSep: ", ", keySep: ": "})
+	s, err := encodeJSON(plainInput(v), jsonOpts{sortKeys: true, itemSep: ", ", keySep: ": "})
 	if err != nil {
 		return fmt.Sprintf("<%v>", err)
 	}
 	return s
-}
-
-func deepNormalize(v any) any {
-	switch x := v.(type) {
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepNormalize(e)
-		}
-		return out
-	case map[string]any:
-		m := map[string]any{}
-		for k, e := range x {
-			m[k] = deepNormalize(e)
-		}
-		return normalize(m)
-	}
-	return normalize(v)
 }
 
 // run renders one case with the engine.

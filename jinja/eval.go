@@ -290,6 +290,9 @@ func (c *ctx) eval(x expr) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if b.Len()+len(s) > maxStrLen {
+				return nil, typeErr("string longer than %d bytes", maxStrLen)
+			}
 			b.WriteString(s)
 		}
 		return b.String(), nil
@@ -730,7 +733,7 @@ func toGoInt(v any, what string) (int, error) {
 		return 0, typeErr("%s must be an integer, not %s", what, typeName(v))
 	}
 	n, ok := int64Of(v)
-	if !ok || n > 1<<31 || n < -(1<<31) {
+	if !ok || n > maxStrLen || n < -maxStrLen {
 		return 0, typeErr("%s is too large", what)
 	}
 	return int(n), nil

@@ -551,6 +551,9 @@ func fReplace(c *ctx, v any, args []any, kw map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m := strings.Count(s, old); len(s)+m*(len(nw)-len(old)) > maxStrLen {
+		return nil, typeErr("result longer than %d bytes", maxStrLen)
+	}
 	return strings.Replace(s, old, nw, n), nil
 }
 
@@ -615,6 +618,9 @@ func fIndent(c *ctx, v any, args []any, kw map[string]any) (any, error) {
 		return nil, err
 	}
 	lines := pySplitlines(s + "\n")
+	if len(s)+len(lines)*len(indention) > maxStrLen {
+		return nil, typeErr("indented text longer than %d bytes", maxStrLen)
+	}
 	var rv string
 	if blank {
 		rv = strings.Join(lines, "\n"+indention)
@@ -1117,6 +1123,7 @@ func fJoin(c *ctx, v any, args []any, kw map[string]any) (any, error) {
 		return nil, err
 	}
 	parts := make([]string, len(items))
+	total := 0
 	for i, it := range items {
 		x, err := get(it)
 		if err != nil {
@@ -1124,6 +1131,9 @@ func fJoin(c *ctx, v any, args []any, kw map[string]any) (any, error) {
 		}
 		if parts[i], err = text(x); err != nil {
 			return nil, err
+		}
+		if total += len(parts[i]) + len(sep); total > maxStrLen {
+			return nil, typeErr("joined string longer than %d bytes", maxStrLen)
 		}
 	}
 	return strings.Join(parts, sep), nil
@@ -1888,8 +1898,8 @@ func fBatch(c *ctx, v any, args []any, kw map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n <= 0 {
-		return nil, typeErr("linecount must be positive")
+	if n <= 0 || n > maxSeqLen {
+		return nil, typeErr("linecount must be between 1 and %d", maxSeqLen)
 	}
 	items, err := iterate(v)
 	if err != nil {

@@ -11,6 +11,9 @@ import (
 	"fleetrun.dev/fleet/vars"
 )
 
+// maxPrecision bounds a format's precision.
+const maxPrecision = 1 << 12
+
 // percentFormat is Python's printf-style "format % args".
 func percentFormat(format string, args any) (any, error) {
 	var positional []any
@@ -104,6 +107,9 @@ func percentFormat(format string, args any) (any, error) {
 				width, _ = strconv.Atoi(format[start:i])
 			}
 		}
+		if width > maxStrLen || width < -1 {
+			return nil, typeErr("width too big")
+		}
 		prec := -1
 		if i < len(format) && format[i] == '.' {
 			i++
@@ -125,6 +131,9 @@ func percentFormat(format string, args any) (any, error) {
 				}
 				prec, _ = strconv.Atoi("0" + format[start:i])
 			}
+		}
+		if prec > maxPrecision {
+			return nil, typeErr("precision too big")
 		}
 		for i < len(format) && strings.IndexByte("hlL", format[i]) >= 0 {
 			i++
@@ -495,6 +504,9 @@ func formatSpec(v any, spec string) (string, error) {
 	if i > start {
 		width, _ = strconv.Atoi(spec[start:i])
 	}
+	if width > maxStrLen || width < 0 {
+		return "", typeErr("Too many decimal digits in format string")
+	}
 	group := ""
 	if i < len(spec) && (spec[i] == ',' || spec[i] == '_') {
 		group = string(spec[i])
@@ -511,6 +523,9 @@ func formatSpec(v any, spec string) (string, error) {
 			return "", typeErr("Format specifier missing precision")
 		}
 		prec, _ = strconv.Atoi(spec[start:i])
+		if prec > maxPrecision || prec < 0 {
+			return "", typeErr("Too many decimal digits in format string")
+		}
 	}
 	typ := byte(0)
 	if i < len(spec) {

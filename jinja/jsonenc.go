@@ -37,11 +37,17 @@ func jsonOptions(args []any, kw map[string]any, o jsonOpts) (jsonOpts, error) {
 			case nil:
 				o.hasIndent = false
 			case string:
+				if len(x) > 1024 {
+					return o, typeErr("indent is too long")
+				}
 				o.indent, o.hasIndent = x, true
 			default:
 				n, err := toGoInt(x, "indent")
 				if err != nil {
 					return o, err
+				}
+				if n > 1024 {
+					return o, typeErr("indent %d is too large", n)
 				}
 				o.indent, o.hasIndent = strings.Repeat(" ", max(n, 0)), true
 			}

@@ -243,6 +243,9 @@ func fRegexReplace(c *ctx, v any, args []any, kw map[string]any) (any, error) {
 		out = append(out, s[last:m[0]]...)
 		out = re.ExpandString(out, tmpl, s, m)
 		last = m[1]
+		if len(out) > maxStrLen {
+			return nil, typeErr("result longer than %d bytes", maxStrLen)
+		}
 	}
 	out = append(out, s[last:]...)
 	return string(out), nil

@@ -194,9 +194,28 @@ func rawValue(v any, depth int) (any, error) {
 		}
 		return out, nil
 	case map[string]any:
-		return rawValue(normalize(x), depth)
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m := vars.NewMap()
+		for _, k := range keys {
+			r, err := rawValue(x[k], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m.Set(k, r)
+		}
+		return m, nil
 	}
-	return normalize(v), nil
+	n := normalize(v)
+	switch n.(type) {
+	case []any, *vars.Map:
+		// A foreign slice or map type, converted one level: convert inside.
+		return rawValue(n, depth+1)
+	}
+	return n, nil
 }
 
 // plainValues reports whether a mapping holds only evaluator values.
@@ -300,7 +319,58 @@ func (st *state) renderValue(v any, sc *scope, depth int) (any, error) {
 	case Vars:
 		return &hostView{st: st, sc: newScope(x, unnamedHost)}, nil
 	}
-	return normalize(v), nil
+	n := normalize(v)
+	switch n.(type) {
+	case []any, *vars.Map:
+		// A foreign slice or map type ([]string, map[string]string),
+		// converted one level: render what is inside.
+		return st.renderValue(n, sc, depth+1)
+	}
+	return n, nil
+}
+
+// MarkUnsafe returns a copy of v in which every string is a vars.Unsafe,
+// so that no template inside is ever rendered. The executor applies it to
+// registered results and gathered facts, as Ansible does (wrap_var): text
+// that came from a host must not be templated.
+func MarkUnsafe(v any) any {
+	return markUnsafe(v, 0)
+}
+
+func markUnsafe(v any, depth int) any {
+	if depth > maxValueDepth {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return vars.Unsafe(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = markUnsafe(e, depth+1)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = vars.Unsafe(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = markUnsafe(e, depth+1)
+		}
+		return out
+	case *vars.Map:
+		out := vars.NewMap()
+		for _, k := range x.Keys() {
+			e, _ := x.Get(k)
+			out.Set(k, markUnsafe(e, depth+1))
+		}
+		return out
+	}
+	return v
 }
 
 // plainTree reports whether v needs no rendering and no conversion: no

@@ -52,7 +52,7 @@ const maxValueDepth = 200
 // referring to themselves).
 var errDepth = errors.New("value nested too deeply (or containing itself)")
 
-// TypeError is a Python TypeError or ValueError raised by an operation,
+// typeError is a Python TypeError or ValueError raised by an operation,
 // filter or test, with Python's wording.
 type typeError struct{ msg string }
 
@@ -230,6 +230,16 @@ func Truthy(v any) bool {
 	return err == nil && t
 }
 
+// plainInput converts a caller's value, however deeply it holds Go maps,
+// slices or !unsafe strings, into evaluator values (templates unrendered).
+func plainInput(v any) any {
+	r, err := rawValue(v, 0)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return r
+}
+
 func truth(v any) (bool, error) {
 	switch x := v.(type) {
 	case nil:
@@ -263,7 +273,7 @@ func truth(v any) (bool, error) {
 // True, False and None, floats as Python prints them, lists and dicts in
 // Python's repr style ("['a', 'b']", "{'k': 1}").
 func String(v any) string {
-	s, err := pyStr(normalize(v))
+	s, err := pyStr(plainInput(v))
 	if err != nil {
 		return fmt.Sprint(v)
 	}
@@ -403,12 +413,14 @@ func writeRepr(b *strings.Builder, v any, depth int) error {
 		b.WriteByte('>')
 	case *hostView:
 		return fmt.Errorf("all variables of %s cannot be printed; name the variable you need, as in hostvars['host'].name", x.describe())
-	default:
+	case nil, bool, int64, *big.Int, float64, *undefined, vars.Vault:
 		s, err := pyStr(v)
 		if err != nil {
 			return err
 		}
 		b.WriteString(s)
+	default:
+		fmt.Fprintf(b, "<%T>", v)
 	}
 	return nil
 }
@@ -554,7 +566,12 @@ func binTypeErr(op string, a, b any) error {
 	return typeErr("unsupported operand type(s) for %s: '%s' and '%s'", op, typeName(a), typeName(b))
 }
 
-const maxSeqLen = 1 << 24 // longest string or list an operation may build
+// Limits on what one operation may build, against templates that would
+// exhaust memory.
+const (
+	maxStrLen = 1 << 24 // bytes
+	maxSeqLen = 1 << 20 // items
+)
 
 func arith(op string, a, b any) (any, error) {
 	if err := firstUndefined(a, b); err != nil {
@@ -568,17 +585,26 @@ func arith(op string, a, b any) (any, error) {
 		switch x := a.(type) {
 		case string:
 			if y, ok := b.(string); ok {
+				if len(x)+len(y) > maxStrLen {
+					return nil, typeErr("string longer than %d bytes", maxStrLen)
+				}
 				return x + y, nil
 			}
 			return nil, typeErr("can only concatenate str (not \"%s\") to str", typeName(b))
 		case []any:
 			if y, ok := b.([]any); ok {
+				if len(x)+len(y) > maxSeqLen {
+					return nil, typeErr("list longer than %d items", maxSeqLen)
+				}
 				out := make([]any, 0, len(x)+len(y))
 				return append(append(out, x...), y...), nil
 			}
 			return nil, typeErr("can only concatenate list (not \"%s\") to list", typeName(b))
 		case tuple:
 			if y, ok := b.(tuple); ok {
+				if len(x)+len(y) > maxSeqLen {
+					return nil, typeErr("tuple longer than %d items", maxSeqLen)
+				}
 				out := make(tuple, 0, len(x)+len(y))
 				return append(append(out, x...), y...), nil
 			}
@@ -598,8 +624,8 @@ func arith(op string, a, b any) (any, error) {
 			}
 			switch x := a.(type) {
 			case string:
-				if int64(len(x))*n > maxSeqLen {
-					return nil, typeErr("string repetition would exceed %d bytes", maxSeqLen)
+				if int64(len(x))*n > maxStrLen {
+					return nil, typeErr("string repetition would exceed %d bytes", maxStrLen)
 				}
 				return strings.Repeat(x, int(n)), nil
 			case []any:

@@ -234,6 +234,27 @@ func TestGoValuesInVars(t *testing.T) {
 	}
 }
 
+func TestMarkUnsafe(t *testing.T) {
+	// A command printed a template; registering its result must not make
+	// the next task render it.
+	reg := MarkUnsafe(map[string]any{
+		"stdout":       "{{ secret }}",
+		"stdout_lines": []string{"{% if x %}"},
+		"rc":           0,
+		"nested":       []any{map[string]any{"k": "{{ k }}"}},
+	})
+	vs := mapVars{"result": reg, "secret": "s3cr3t"}
+	got, err := New().Render(map[string]any{
+		"a": "{{ result.stdout }}",
+		"b": "{{ result.stdout_lines[0] }}",
+		"c": "{{ result.nested[0].k }}-{{ result.rc }}",
+	}, vs)
+	want := map[string]any{"a": "{{ secret }}", "b": "{% if x %}", "c": "{{ k }}-0"}
+	if err != nil || canonical(got) != canonical(want) {
+		t.Errorf("got %v, %v; want %s", canonical(got), err, canonical(want))
+	}
+}
+
 func TestEvalAndCond(t *testing.T) {
 	e := New()
 	vs := mapVars{"result": map[string]any{"rc": 0, "stdout": "ok"}, "x": "{{ 2 * 3 }}"}
@@ -284,6 +305,8 @@ func TestString(t *testing.T) {
 		{vars.Unsafe("u"), "u"},
 		{"tab\tnewline\n", "tab\tnewline\n"},
 		{[]any{"tab\t\x01é"}, `['tab\t\x01é']`},
+		{[]any{map[string]any{"k": []string{"v"}}}, "[{'k': ['v']}]"},
+		{struct{}{}, "{}"},
 	} {
 		if got := String(tc.v); got != tc.want {
 			t.Errorf("String(%#v) = %q, want %q", tc.v, got, tc.want)
