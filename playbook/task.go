@@ -430,6 +430,12 @@ func (c *ctx) parallel(t *Task, m *vars.Map) ([]*Task, error) {
 		switch pt.Module {
 		case "include_tasks", "import_tasks":
 			return nil, c.errorf(pt.Line, "list the tasks themselves under parallel:", "%s is not allowed inside a parallel block", pt.Module)
+		case "meta":
+			return nil, c.errorf(pt.Line, "put the meta task after the parallel block", "meta is not allowed inside a parallel block: its tasks run at once, so there is no point between them to act at")
+		}
+		if pt.RunOnce {
+			return nil, c.errorf(pt.Line, "put the run_once task before or after the parallel block",
+				"run_once is not allowed inside a parallel block")
 		}
 	}
 	t.Parallel = tasks

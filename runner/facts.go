@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"fleetrun.dev/fleet/jinja"
 	"fleetrun.dev/fleet/playbook"
 	"fleetrun.dev/fleet/report"
 )
@@ -40,10 +41,15 @@ func (r *playRun) gatherFacts(ctx context.Context, pc *playCtx, hosts []*hostSta
 	}
 	t := &playbook.Task{Pos: pc.play.Pos, Name: "Gathering Facts", Module: "gather_facts"}
 	r.header(pc, t, false, "")
-	eachState(ctx, r.live(pc, hosts), r.opts.Forks, func(s *hostState) {
+	live := r.live(pc, hosts)
+	eachState(ctx, live, r.opts.Forks, func(s *hostState) {
 		o := r.facts(ctx, s)
+		if ctx.Err() != nil {
+			return // interrupted: no result
+		}
 		r.record(pc, t, s, o, false)
 	})
+	r.afterTask(pc, t, live)
 }
 
 func (r *playRun) facts(ctx context.Context, s *hostState) *outcome {
@@ -62,7 +68,8 @@ func (r *playRun) facts(ctx context.Context, s *hostState) *outcome {
 		return o
 	}
 	f := parseFacts(string(out.Stdout))
-	s.setFacts(f)
+	// Facts are data from the host: never templated, as in Ansible.
+	s.setFacts(jinja.MarkUnsafe(f).(map[string]any))
 	return &outcome{status: report.TaskOK, start: start, end: time.Now(),
 		result: map[string]any{"changed": false, "ansible_facts": f}}
 }

@@ -82,6 +82,8 @@ type playRun struct {
 
 	hvOnce sync.Once
 	hv     map[string]any // hostvars
+
+	localSudo map[string]bool // by become user: sudo asks a password on the controller
 }
 
 // Play runs the playbooks' plays in order against the hosts each names.
@@ -161,6 +163,13 @@ func (r *playRun) state(h Host) *hostState {
 	return s
 }
 
+// known returns the run's state of the host named name, or nil.
+func (r *playRun) known(name string) *hostState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hosts[name]
+}
+
 // hostVars returns the variables of any inventory host, for hostvars: the
 // run's state for hosts it has met, the inventory's for others.
 func (r *playRun) hostVars(name string) (jinja.Vars, bool) {
@@ -181,8 +190,9 @@ func (r *playRun) hostVars(name string) (jinja.Vars, bool) {
 type playCtx struct {
 	book    *playbook.Playbook
 	play    *playbook.Play
-	vars    *vars.Map // the play's vars and vars_files, in precedence order
-	hosts   []string  // ansible_play_hosts_all
+	vars    *vars.Map // the play's vars
+	hosts   []string  // the play's hosts that run
+	all     []string  // ansible_play_hosts_all: every host the pattern matched
 	free    bool
 	abort   bool // the play stops: any_errors_fatal, max_fail_percentage
 	abortMu sync.Mutex
@@ -234,30 +244,12 @@ func (r *playRun) play(ctx context.Context, pb *playbook.Playbook, p *playbook.P
 		states = append(states, s)
 		names = append(names, h.Name)
 	}
-	pc := &playCtx{book: pb, play: p, hosts: names, free: p.Strategy == "free", handlers: p.Handlers}
+	pc := &playCtx{book: pb, play: p, hosts: names, all: stateNames(all), free: p.Strategy == "free", handlers: p.Handlers}
 	if len(states) == 0 {
 		r.sink.Play(report.PlayStart{Name: r.playName(p), Pos: p.Pos.String(), Check: r.opts.Check})
 		return false // the sink says "skipping: no hosts matched"
 	}
 	pc.vars = p.Vars
-	// vars_files are read for each host: their names may use its vars.
-	var bad []*hostState
-	for _, s := range states {
-		m, err := r.varsFiles(pc, s)
-		if err != nil {
-			t := &playbook.Task{Pos: p.Pos, Name: "vars_files", Module: "vars_files"}
-			r.header(pc, t, false, "")
-			r.record(pc, t, s, failed(err.Error(), t), false)
-			bad = append(bad, s)
-			continue
-		}
-		s.mu.Lock()
-		s.playFiles = m
-		s.mu.Unlock()
-	}
-	if len(bad) == len(states) {
-		return true
-	}
 	for _, batch := range batches(p.Serial, all) {
 		if ctx.Err() != nil {
 			return true
@@ -301,6 +293,30 @@ func (r *playRun) playName(p *playbook.Play) string {
 		}
 	}
 	return p.Name
+}
+
+// loadVarsFiles reads the play's vars_files for each host, once its facts
+// are in: their names may use any of its variables, as in Ansible. A host
+// whose files can't be read fails.
+func (r *playRun) loadVarsFiles(pc *playCtx, hosts []*hostState) {
+	if len(pc.play.VarsFiles) == 0 {
+		return
+	}
+	var t *playbook.Task
+	for _, s := range hosts {
+		m, err := r.varsFiles(pc, s)
+		if err != nil {
+			if t == nil {
+				t = &playbook.Task{Pos: pc.play.Pos, Name: "vars_files", Module: "vars_files"}
+				r.header(pc, t, false, "")
+			}
+			r.record(pc, t, s, failed(err.Error(), t), false)
+			continue
+		}
+		s.mu.Lock()
+		s.playFiles = m
+		s.mu.Unlock()
+	}
 }
 
 // varsFiles reads a play's vars_files for one host, later files winning.
@@ -386,6 +402,7 @@ func (r *playRun) runBatch(ctx context.Context, pc *playCtx) {
 		if p.GatherFacts && (r.hasStarted() || playHas(p, r.opts.StartAtTask)) {
 			r.gatherFacts(ctx, pc, hosts)
 		}
+		r.loadVarsFiles(pc, r.live(pc, hosts))
 		for _, tasks := range sections {
 			r.runList(ctx, pc, tasks, hosts, false)
 			r.flushHandlers(ctx, pc, hosts)
@@ -439,38 +456,33 @@ func (r *playRun) live(pc *playCtx, hs []*hostState) []*hostState {
 // become decides how a task's commands run on a host: the task's
 // become, else the play's, else -b, else the inventory's ansible_become.
 func (r *playRun) become(pc *playCtx, t *playbook.Task, s *hostState, scope jinja.Vars) (*transfer.Become, error) {
+	// Ansible's order: connection variables (ansible_become*) beat the
+	// task's keywords, which beat the play's, which beat -b.
 	on, user := false, ""
-	decided := false
-	if t.Become != nil {
-		on, decided = *t.Become, true
-	} else if pc.play.Become != nil {
-		on, decided = *pc.play.Become, true
-	} else if r.opts.Become != nil {
-		on, decided = *r.opts.Become, true
-	}
-	if !decided {
-		if v, ok := scope.Get("ansible_become"); ok {
-			rv, err := r.engine.Render(v, scope)
-			if err != nil {
-				return nil, err
-			}
-			on = jinja.Truthy(boolish(rv))
+	if v, ok := scope.Get("ansible_become"); ok {
+		rv, err := r.engine.Render(v, scope)
+		if err != nil {
+			return nil, err
 		}
+		on = jinja.Truthy(boolish(rv))
+	} else if t.Become != nil {
+		on = *t.Become
+	} else if pc.play.Become != nil {
+		on = *pc.play.Become
+	} else if r.opts.Become != nil {
+		on = *r.opts.Become
 	}
 	if !on {
 		return nil, nil
 	}
-	switch {
-	case t.BecomeUser != "":
+	if v, ok := scope.Get("ansible_become_user"); ok {
+		user = fmt.Sprint(v)
+	} else if t.BecomeUser != "" {
 		user = t.BecomeUser
-	case pc.play.BecomeUser != "":
+	} else if pc.play.BecomeUser != "" {
 		user = pc.play.BecomeUser
-	case r.opts.BecomeUser != "":
+	} else {
 		user = r.opts.BecomeUser
-	default:
-		if v, ok := scope.Get("ansible_become_user"); ok {
-			user = fmt.Sprint(v)
-		}
 	}
 	if jinja.IsTemplate(user) {
 		v, err := r.engine.Render(user, scope)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"sync"
+	"time"
 
 	"github.com/pkg/sftp"
 
@@ -120,6 +121,10 @@ func (c *localConn) Run(ctx context.Context, cmd string, stdin []byte, env map[s
 	var stdout, stderr bytes.Buffer
 	x := exec.CommandContext(ctx, "/bin/sh", "-c", modules.EnvPrefix(env)+cmd)
 	x.Stdout, x.Stderr = &stdout, &stderr
+	// The command's children go too when ctx ends (a task's timeout, ^C),
+	// as a remote command's do when its session closes.
+	killGroupOnCancel(x)
+	x.WaitDelay = 5 * time.Second
 	if stdin != nil {
 		x.Stdin = bytes.NewReader(stdin)
 	}

@@ -62,7 +62,9 @@ func (s *hostState) sudoNeedsPassword(ctx context.Context, m *muxconn.Master, us
 	if target == "" {
 		target = "root"
 	}
-	err := m.Run(ctx, muxconn.Command{Cmd: "sudo -n -u " + transfer.Quote(target) + " true"})
+	// The probe runs what tasks run (sudo … sh -c), so that sudoers rules
+	// for sh are what decide.
+	err := m.Run(ctx, muxconn.Command{Cmd: (&transfer.Become{User: target}).Wrap("true")})
 	if err != nil && ctx.Err() != nil {
 		return true
 	}
@@ -278,21 +280,24 @@ func (m magicLayer) Get(name string) (any, bool) {
 	switch name {
 	case "hostvars":
 		return m.r.allHostvars(), true
-	case "play_hosts", "ansible_play_hosts", "ansible_play_batch":
-		var out []any
+	case "play_hosts", "ansible_play_batch":
+		// The current serial batch's hosts still in the play.
+		out := []any{}
 		for _, s := range m.r.live(m.pc, m.pc.batch) {
 			out = append(out, s.name)
 		}
-		if out == nil {
-			out = []any{}
+		return out, true
+	case "ansible_play_hosts":
+		// Every host of the play, across batches, that has not failed.
+		out := []any{}
+		for _, name := range m.pc.hosts {
+			if s := m.r.known(name); s == nil || !s.out() {
+				out = append(out, name)
+			}
 		}
 		return out, true
 	case "ansible_play_hosts_all":
-		out := make([]any, len(m.pc.hosts))
-		for i, h := range m.pc.hosts {
-			out[i] = h
-		}
-		return out, true
+		return toAnyList(m.pc.all), true
 	case "ansible_check_mode":
 		return m.r.opts.Check, true
 	case "ansible_diff_mode":

@@ -16,6 +16,7 @@ import (
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/playbook"
 	"fleetrun.dev/fleet/report"
+	"fleetrun.dev/fleet/transfer"
 	"fleetrun.dev/fleet/vars"
 )
 
@@ -279,6 +280,9 @@ func (r *playRun) runTask(ctx context.Context, pc *playCtx, t *playbook.Task, ho
 	}
 	eachState(ctx, run, r.opts.Forks, func(s *hostState) {
 		o := r.exec(ctx, pc, t, s)
+		if ctx.Err() != nil {
+			return // interrupted: no result, as ansible-playbook shows none
+		}
 		outs[idx[s]] = o
 		if !pc.free {
 			// Results are shown as each host finishes.
@@ -298,7 +302,7 @@ func (r *playRun) runTask(ctx context.Context, pc *playCtx, t *playbook.Task, ho
 		o := outs[0]
 		for _, s := range hosts[1:] {
 			if t.Register != "" {
-				s.setVar(t.Register, o.result)
+				s.setVar(t.Register, jinja.MarkUnsafe(o.result))
 			}
 			if t.Module == "set_fact" && o.status == report.TaskOK {
 				if f, ok := o.result["ansible_facts"].(map[string]any); ok {
@@ -327,7 +331,7 @@ func (r *playRun) afterTask(pc *playCtx, t *playbook.Task, hosts []*hostState) {
 	}
 	if pc.play.AnyErrorsFatal || t.AnyErrorsFatal {
 		for _, s := range hosts {
-			if s.isFailed() {
+			if s.isFailed() || s.isUnreachable() {
 				r.failAll(pc)
 				return
 			}
@@ -360,10 +364,17 @@ func (r *playRun) record(pc *playCtx, t *playbook.Task, s *hostState, o *outcome
 	name := r.taskName(pc, t)
 	for _, it := range o.items {
 		it.Task = name
+		if t.NoLog {
+			it.Msg, it.Result, it.Diffs = "", censored(it.Result), nil
+		}
 		r.sink.Result(it)
 	}
-	r.sink.Result(report.TaskResult{Host: s.name, Task: name, Status: o.status, Loop: o.loop, Ignored: o.ignored,
-		Delegated: o.delegated, Msg: o.msg, Result: o.result, Diffs: o.diffs, Start: o.start, End: o.end})
+	res := report.TaskResult{Host: s.name, Task: name, Status: o.status, Loop: o.loop, Ignored: o.ignored,
+		Delegated: o.delegated, Msg: o.msg, Result: o.result, Diffs: o.diffs, Start: o.start, End: o.end}
+	if t.NoLog {
+		res.Msg, res.Result, res.Diffs = "", censored(o.result), nil
+	}
+	r.sink.Result(res)
 	r.result(pc, s, t, *o, rescuable)
 }
 
@@ -463,6 +474,9 @@ func (r *playRun) include(ctx context.Context, pc *playCtx, t *playbook.Task, ho
 	r.header(pc, t, false, "")
 	eachState(ctx, hosts, r.opts.Forks, func(s *hostState) {
 		o, incs := r.resolveInclude(pc, t, s)
+		if ctx.Err() != nil {
+			return
+		}
 		r.record(pc, t, s, o, rescuable)
 		if len(incs) > 1 {
 			// Ansible counts each file a host includes.
@@ -662,12 +676,27 @@ func (r *playRun) exec(ctx context.Context, pc *playCtx, t *playbook.Task, s *ho
 		o := r.single(ctx, pc, t, s, scope)
 		o.start, o.end = start, time.Now()
 		if t.Register != "" && o.status != report.TaskUnreachable {
-			s.setVar(t.Register, o.result)
+			s.setVar(t.Register, jinja.MarkUnsafe(o.result))
 		}
 		return o
 	}
 	o := &outcome{start: start, loop: true}
 	items, err := r.loopItems(t, scope)
+	if err != nil && len(t.When) > 0 {
+		// As Ansible: a loop that can't be rendered is an error only if
+		// the task's when, without an item, doesn't skip it (a when that
+		// guards the loop's variable).
+		if ok, cerr := r.engine.Cond(t.When, scope); cerr == nil && !ok {
+			o.loop = false
+			o.status = report.TaskSkipped
+			o.result = map[string]any{"changed": false, "skipped": true, "skip_reason": "Conditional result was False"}
+			o.end = time.Now()
+			if t.Register != "" {
+				s.setVar(t.Register, o.result)
+			}
+			return o
+		}
+	}
 	if err != nil {
 		o.status, o.msg = report.TaskFailed, err.Error()
 		o.result = map[string]any{"failed": true, "msg": o.msg}
@@ -734,7 +763,7 @@ func (r *playRun) exec(ctx context.Context, pc *playCtx, t *playbook.Task, s *ho
 		o.result["skipped_reason"] = "No items in the list"
 	}
 	if t.Register != "" {
-		s.setVar(t.Register, o.result)
+		s.setVar(t.Register, jinja.MarkUnsafe(o.result))
 	}
 	o.end = time.Now()
 	return o
@@ -815,7 +844,7 @@ func registered(t *playbook.Task, o *outcome, scope jinja.Vars) jinja.Vars {
 	if t.Register == "" {
 		return scope
 	}
-	return layers{plainLayer{t.Register: o.result}, scope}
+	return layers{plainLayer{t.Register: jinja.MarkUnsafe(o.result)}, scope}
 }
 
 // judge applies changed_when and failed_when to a module's result.
@@ -823,7 +852,7 @@ func (r *playRun) judge(t *playbook.Task, o *outcome, scope jinja.Vars) {
 	if o.status == report.TaskSkipped {
 		return
 	}
-	sc := registered(t, o, layers{plainLayer(o.result), scope})
+	sc := registered(t, o, scope)
 	if t.ChangedWhen != nil {
 		ok, err := r.engine.Cond(t.ChangedWhen, sc)
 		if err != nil {
@@ -938,11 +967,12 @@ func (r *playRun) remote(ctx context.Context, pc *playCtx, t *playbook.Task, s *
 	if err != nil {
 		return failed(err.Error(), t)
 	}
-	if become != nil && become.Password != "" && t.DelegateTo == "" {
+	if become != nil && become.Password != "" {
 		// sudo reads the password from the command's stdin only when it
-		// asks for one; when it doesn't (NOPASSWD), the password line
-		// would reach the command as input. Ask once per host and user.
-		if m, err := s.master(ctx, r.conn); err == nil && !s.sudoNeedsPassword(ctx, m, become.User) {
+		// asks for one; when it doesn't (NOPASSWD, or root), the password
+		// line would reach the command as input. Ask once per host (or
+		// the controller) and user.
+		if !r.sudoAsks(ctx, t, s, become.User) {
 			b := *become
 			b.Password = ""
 			become = &b
@@ -1139,4 +1169,49 @@ func (r *playRun) assert(t *playbook.Task, args map[string]any, scope jinja.Vars
 		msg = jinja.String(m)
 	}
 	return &outcome{status: report.TaskOK, result: map[string]any{"changed": false, "msg": msg}}
+}
+
+// censored is what no_log shows of a result: whether it changed, and
+// Ansible's notice in place of everything else.
+func censored(res map[string]any) map[string]any {
+	out := map[string]any{
+		"censored":        "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
+		"_ansible_no_log": true,
+	}
+	if c, ok := res["changed"]; ok {
+		out["changed"] = c
+	}
+	return out
+}
+
+// sudoAsks reports whether sudo will ask user's password where t runs: on
+// the host, or on the controller for delegate_to: localhost.
+func (r *playRun) sudoAsks(ctx context.Context, t *playbook.Task, s *hostState, user string) bool {
+	if t.DelegateTo == "" {
+		m, err := s.master(ctx, r.conn)
+		if err != nil {
+			return true
+		}
+		return s.sudoNeedsPassword(ctx, m, user)
+	}
+	r.mu.Lock()
+	asks, known := r.localSudo[user]
+	r.mu.Unlock()
+	if known {
+		return asks
+	}
+	target := user
+	if target == "" {
+		target = "root"
+	}
+	lc := &localConn{}
+	out, err := lc.Run(ctx, (&transfer.Become{User: target}).Wrap("true"), nil, nil)
+	asks = err != nil || out.RC != 0
+	r.mu.Lock()
+	if r.localSudo == nil {
+		r.localSudo = map[string]bool{}
+	}
+	r.localSudo[user] = asks
+	r.mu.Unlock()
+	return asks
 }

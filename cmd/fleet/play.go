@@ -90,7 +90,7 @@ unreachable; 6 both; 130 interrupted; 1 bad input (nothing ran).`,
 	f.StringVar(&opts.StartAtTask, "start-at-task", "", "start at the first task with this name (a glob)")
 	f.BoolVarP(&opts.Become, "become", "b", false, "run tasks as root (or --become-user) through sudo")
 	f.StringVar(&opts.BecomeUser, "become-user", "", "the user --become runs as (default root)")
-	f.BoolVarP(&opts.AskBecomePass, "ask-become-pass", "K", false, "ask sudo's password once, for every host")
+	f.BoolVarP(&opts.AskBecomePass, "ask-become-pass", "K", false, "ask sudo's password once, for every host (become itself comes from -b or the playbook)")
 	f.StringVar(&opts.Output, "output", "text", "text (Ansible-style) or json (JSON lines, one object per event)")
 	addConnFlags(cmd, &opts.conn)
 	return cmd
@@ -211,7 +211,8 @@ func playRun(cmd *cobra.Command, opts *playOptions) error {
 	for _, h := range inv.Hosts() {
 		ropts.HostVars[h.Name] = vars.Combine(inv.Vars(h), inv.MagicVars(h))
 	}
-	if opts.Become || opts.AskBecomePass {
+	if opts.Become {
+		// -K alone only supplies the password, as in ansible-playbook.
 		on := true
 		ropts.Become = &on
 	}
