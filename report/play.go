@@ -82,3 +82,12 @@ type PlaySink interface {
 	Recap(rows []RecapRow)
 	Close() error
 }
+
+// RetrySink is a PlaySink that shows the retries of a task with until:
+// Ansible's "FAILED - RETRYING" lines. The runner calls Retry when its
+// sink has it.
+type RetrySink interface {
+	// Retry says that task failed its until condition on host and will
+	// be tried again; left is how many tries remain.
+	Retry(host, task string, left int)
+}

@@ -171,6 +171,16 @@ func (p *PlayProgress) Warn(msg string) {
 	p.inner.Warn(msg)
 }
 
+// Retry passes a retry on, if the inner sink shows them.
+func (p *PlayProgress) Retry(host, task string, left int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rs, ok := p.inner.(RetrySink); ok {
+		p.eraseLocked()
+		rs.Retry(host, task, left)
+	}
+}
+
 // Recap ends every task and passes rows on.
 func (p *PlayProgress) Recap(rows []RecapRow) {
 	p.mu.Lock()

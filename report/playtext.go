@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -182,6 +183,14 @@ func (s *PlayTextSink) Warn(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.warnLocked(msg)
+}
+
+// Retry prints ansible-playbook's "FAILED - RETRYING: [h]: task (N retries
+// left)." line.
+func (s *PlayTextSink) Retry(host, task string, left int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.write(s.appendLine(nil, fmt.Sprintf("FAILED - RETRYING: [%s]: %s (%d retries left).", host, task, left), colorChanged))
 }
 
 // Recap prints the PLAY RECAP: one line per host, sorted by name as

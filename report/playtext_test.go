@@ -1166,3 +1166,17 @@ func TestAppendPyJSONCycle(t *testing.T) {
 		t.Errorf("a cyclic map printed %.80q…", got)
 	}
 }
+
+func TestPlayTextRetry(t *testing.T) {
+	var buf bytes.Buffer
+	s := NewPlayText(&buf, PlayTextOptions{})
+	var sink PlaySink = s
+	rs, ok := sink.(RetrySink)
+	if !ok {
+		t.Fatal("the text sink does not show retries")
+	}
+	rs.Retry("h1", "wait for the app", 2)
+	if want := "FAILED - RETRYING: [h1]: wait for the app (2 retries left).\n"; buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}

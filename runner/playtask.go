@@ -826,6 +826,9 @@ func (r *playRun) single(ctx context.Context, pc *playCtx, t *playbook.Task, s *
 			}
 			break
 		}
+		if rs, ok := r.sink.(report.RetrySink); ok {
+			rs.Retry(s.name, r.taskName(pc, t), retries-attempt)
+		}
 		select {
 		case <-time.After(time.Duration(t.Delay) * time.Second):
 		case <-ctx.Done():
