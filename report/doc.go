@@ -4,4 +4,8 @@
 // output, JSON Lines and a closing summary, plus a progress bar for file
 // transfers on a terminal. It also folds host lists into nodesets
 // ("web[01-03,07]") and expands them back.
+//
+// Playbook runs have sinks of their own (PlaySink): ansible-playbook's text
+// output with its PLAY RECAP and unified diffs, JSON Lines for CI, and a
+// live status line on a terminal while a slow task runs.
 package report
