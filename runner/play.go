@@ -83,7 +83,7 @@ type playRun struct {
 	hvOnce sync.Once
 	hv     map[string]any // hostvars
 
-	localSudo map[string]bool // by become user: sudo asks a password on the controller
+	localSudo sudoProbes // does sudo want a password on the controller?
 }
 
 // Play runs the playbooks' plays in order against the hosts each names.

@@ -28,7 +28,7 @@ type hostState struct {
 	counted     bool                    // the host has a result: it has a line in the recap
 	notified    map[*playbook.Task]bool // handlers to run at the next flush
 	rescue      map[string]any          // ansible_failed_task/result, in a rescue
-	sudoAsks    map[string]bool         // by become user: sudo wants a password
+	sudo        sudoProbes              // does sudo want a password here?
 	playFiles   *vars.Map               // the current play's vars_files, read for this host
 
 	connOnce sync.Once
@@ -49,12 +49,21 @@ func (s *hostState) master(ctx context.Context, conn Connector) (*muxconn.Master
 	return s.m, s.mErr
 }
 
-// sudoNeedsPassword reports whether sudo asks user's password on the host,
-// asking sudo itself once (sudo -n fails when it would prompt).
-func (s *hostState) sudoNeedsPassword(ctx context.Context, m *muxconn.Master, user string) bool {
-	s.mu.Lock()
-	asks, known := s.sudoAsks[user]
-	s.mu.Unlock()
+// sudoProbes remembers, by become user, whether sudo asks a password on
+// one machine.
+type sudoProbes struct {
+	mu   sync.Mutex
+	asks map[string]bool
+}
+
+// needsPassword reports whether sudo asks user's password, running probe
+// (which reports whether a command ran through sudo -n failed) once per
+// user. It runs what tasks run (sudo … sh -c), so that sudoers rules for
+// sh are what decide.
+func (p *sudoProbes) needsPassword(user string, probe func(cmd string) (failed bool, ok bool)) bool {
+	p.mu.Lock()
+	asks, known := p.asks[user]
+	p.mu.Unlock()
 	if known {
 		return asks
 	}
@@ -62,19 +71,16 @@ func (s *hostState) sudoNeedsPassword(ctx context.Context, m *muxconn.Master, us
 	if target == "" {
 		target = "root"
 	}
-	// The probe runs what tasks run (sudo … sh -c), so that sudoers rules
-	// for sh are what decide.
-	err := m.Run(ctx, muxconn.Command{Cmd: (&transfer.Become{User: target}).Wrap("true")})
-	if err != nil && ctx.Err() != nil {
-		return true
+	asks, ok := probe((&transfer.Become{User: target}).Wrap("true"))
+	if !ok {
+		return true // unknown (interrupted): send the password
 	}
-	asks = err != nil
-	s.mu.Lock()
-	if s.sudoAsks == nil {
-		s.sudoAsks = map[string]bool{}
+	p.mu.Lock()
+	if p.asks == nil {
+		p.asks = map[string]bool{}
 	}
-	s.sudoAsks[user] = asks
-	s.mu.Unlock()
+	p.asks[user] = asks
+	p.mu.Unlock()
 	return asks
 }
 

@@ -16,7 +16,6 @@ import (
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/playbook"
 	"fleetrun.dev/fleet/report"
-	"fleetrun.dev/fleet/transfer"
 	"fleetrun.dev/fleet/vars"
 )
 
@@ -1190,31 +1189,18 @@ func censored(res map[string]any) map[string]any {
 // sudoAsks reports whether sudo will ask user's password where t runs: on
 // the host, or on the controller for delegate_to: localhost.
 func (r *playRun) sudoAsks(ctx context.Context, t *playbook.Task, s *hostState, user string) bool {
-	if t.DelegateTo == "" {
-		m, err := s.master(ctx, r.conn)
-		if err != nil {
-			return true
-		}
-		return s.sudoNeedsPassword(ctx, m, user)
+	if t.DelegateTo != "" {
+		return r.localSudo.needsPassword(user, func(cmd string) (bool, bool) {
+			out, err := (&localConn{}).Run(ctx, cmd, nil, nil)
+			return err != nil || out.RC != 0, ctx.Err() == nil
+		})
 	}
-	r.mu.Lock()
-	asks, known := r.localSudo[user]
-	r.mu.Unlock()
-	if known {
-		return asks
+	m, err := s.master(ctx, r.conn)
+	if err != nil {
+		return true
 	}
-	target := user
-	if target == "" {
-		target = "root"
-	}
-	lc := &localConn{}
-	out, err := lc.Run(ctx, (&transfer.Become{User: target}).Wrap("true"), nil, nil)
-	asks = err != nil || out.RC != 0
-	r.mu.Lock()
-	if r.localSudo == nil {
-		r.localSudo = map[string]bool{}
-	}
-	r.localSudo[user] = asks
-	r.mu.Unlock()
-	return asks
+	return s.sudo.needsPassword(user, func(cmd string) (bool, bool) {
+		err := m.Run(ctx, muxconn.Command{Cmd: cmd})
+		return err != nil, ctx.Err() == nil
+	})
 }
