@@ -300,6 +300,11 @@ func (r *playRun) playName(p *playbook.Play) string {
 // whose files can't be read fails.
 func (r *playRun) loadVarsFiles(pc *playCtx, hosts []*hostState) {
 	if len(pc.play.VarsFiles) == 0 {
+		for _, s := range hosts {
+			s.mu.Lock()
+			s.playFiles = nil // an earlier play's files are gone
+			s.mu.Unlock()
+		}
 		return
 	}
 	var t *playbook.Task
