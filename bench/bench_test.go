@@ -51,17 +51,21 @@ type config struct {
 	s3FewFiles int
 	s4Lab      int
 	s4Real     int
+	s5Hosts    int
+	s5Tasks    int
 	realHosts  int
 }
 
 func newConfig(quick bool) config {
 	c := config{quick: quick, iters: 3, s1Hosts: 20, s1Cmds: 10, s2Cmds: 200,
-		s3Hosts: 20, s3BigMiB: 200, s3Files: 1000, s3FewFiles: 10, s4Lab: 1000, s4Real: 200}
+		s3Hosts: 20, s3BigMiB: 200, s3Files: 1000, s3FewFiles: 10, s4Lab: 1000, s4Real: 200,
+		s5Hosts: 20, s5Tasks: 10}
 	if quick {
 		c = config{quick: true, iters: 1, s1Hosts: 10, s1Cmds: 10, s2Cmds: 200,
-			s3Hosts: 5, s3BigMiB: 20, s3Files: 200, s3FewFiles: 10, s4Lab: 200, s4Real: 30}
+			s3Hosts: 5, s3BigMiB: 20, s3Files: 200, s3FewFiles: 10, s4Lab: 200, s4Real: 30,
+			s5Hosts: 10, s5Tasks: 10}
 	}
-	c.realHosts = max(c.s1Hosts, c.s3Hosts, c.s4Real)
+	c.realHosts = max(c.s1Hosts, c.s3Hosts, c.s4Real, c.s5Hosts)
 	return c
 }
 
@@ -77,10 +81,15 @@ type row struct {
 	ServerCPUSec  float64 `json:"server_cpu_sec"`
 	PeakRSSKiB    int64   `json:"peak_rss_kib"`
 	RSSPerHostKiB float64 `json:"rss_per_host_kib,omitempty"`
-	// FleetRatio is fleet's wall time divided by this row's: below 1
-	// fleet is faster.
+	// FleetRatio is the wall time of fleet's row named by RatioVs
+	// divided by this row's: below 1 fleet is faster.
 	FleetRatio float64 `json:"fleet_ratio,omitempty"`
-	Status     string  `json:"status"` // ok, n/a: why, FAILED: why, TODO: why
+	RatioVs    string  `json:"ratio_vs,omitempty"`
+	// FloorRatio, on fleet's rows, is this row's wall time divided by the
+	// floor row's of the same scenario and mode: the issue's S1 targets
+	// (cold ≤ 1.2, warm ≤ 1.5) read directly off it.
+	FloorRatio float64 `json:"floor_ratio,omitempty"`
+	Status     string  `json:"status"` // ok, n/a: why, skipped: why, FAILED: why
 	Iterations int     `json:"iterations,omitempty"`
 }
 
@@ -103,7 +112,11 @@ type bench struct {
 	home    string // the login user's home, writable by it
 	uid     int
 	gid     int
-	rows    []row
+	meter   *serverMeter
+	// baseMade is whether remoteBase registered its cleanup.
+	baseMade bool
+	notes    []string // printed under the table
+	rows     []row
 }
 
 func TestBench(t *testing.T) {
@@ -127,13 +140,18 @@ func TestBench(t *testing.T) {
 	}
 	b.buildFleet()
 	b.startServers(b.cfg.realHosts)
+	var note string
+	b.meter, note = newServerMeter(b.uid)
+	if note != "" {
+		b.notes = append(b.notes, note)
+	}
 
 	start := time.Now()
 	b.s1()
 	b.s2()
 	b.s3()
 	b.s4()
-	b.rows = append(b.rows, row{Scenario: "S5", Tool: "fleet play", Mode: "-", Status: "TODO: needs fleet play"})
+	b.s5()
 	b.fillRatios()
 	b.report(time.Since(start))
 }
@@ -202,12 +220,9 @@ func (b *bench) lab(n int) *lab {
 	}
 	l := &lab{dir: dir, servers: b.servers[:n], names: b.names[:n]}
 	known := filepath.Join(dir, "known_hosts")
-	var inv, conf, hosts strings.Builder
-	inv.WriteString("all:\n  hosts:\n")
+	var conf, hosts strings.Builder
 	for i, s := range l.servers {
 		s.WriteKnownHosts(known)
-		fmt.Fprintf(&inv, "    %s:\n      ansible_host: %s\n      ansible_port: %d\n      ansible_user: %s\n",
-			l.names[i], s.Addr(), s.Port(), s.User())
 		fmt.Fprintf(&conf, "Host %s\n  HostName %s\n  Port %d\n  User %s\n",
 			l.names[i], s.Addr(), s.Port(), s.User())
 		hosts.WriteString(l.names[i] + "\n")
@@ -227,11 +242,29 @@ func (b *bench) lab(n int) *lab {
 	l.sshConfig = filepath.Join(dir, "ssh_config")
 	l.hostsFile = filepath.Join(dir, "hosts")
 	l.ansibleCfg = filepath.Join(dir, "ansible.cfg")
-	writeFile(t, l.inventory, inv.String())
+	l.writeInventory(t, l.inventory, nil)
 	writeFile(t, l.sshConfig, conf.String())
 	writeFile(t, l.hostsFile, hosts.String())
 	writeFile(t, l.ansibleCfg, "[defaults]\n")
 	return l
+}
+
+// writeInventory writes a YAML inventory of the lab's hosts; hostVars,
+// when not nil, gives more variables for a host as YAML lines
+// ("key: value\n").
+func (l *lab) writeInventory(t *testing.T, path string, hostVars func(name string) string) {
+	var inv strings.Builder
+	inv.WriteString("all:\n  hosts:\n")
+	for i, s := range l.servers {
+		fmt.Fprintf(&inv, "    %s:\n      ansible_host: %s\n      ansible_port: %d\n      ansible_user: %s\n",
+			l.names[i], s.Addr(), s.Port(), s.User())
+		if hostVars != nil {
+			for line := range strings.Lines(hostVars(l.names[i])) {
+				inv.WriteString("      " + line)
+			}
+		}
+	}
+	writeFile(t, path, inv.String())
 }
 
 func writeFile(t *testing.T, path, data string) {
@@ -296,7 +329,7 @@ func (b *bench) measure(scenario string, hosts int, servers []*sshdtest.Server, 
 	}
 	var samples []sample
 	for range iters {
-		s, err := run(v.cmd(), servers)
+		s, err := run(v.cmd(), servers, b.meter)
 		if err == nil && v.check != nil {
 			err = v.check(s)
 		}
@@ -321,8 +354,8 @@ func (b *bench) measure(scenario string, hosts int, servers []*sshdtest.Server, 
 }
 
 // run runs cmd with a timeout, its output in files (a daemon that inherits
-// a pipe would hold Wait up), and measures it and the servers.
-func run(cmd *exec.Cmd, servers []*sshdtest.Server) (sample, error) {
+// a pipe would hold Wait up), and measures it and, with m, the servers.
+func run(cmd *exec.Cmd, servers []*sshdtest.Server, m *serverMeter) (sample, error) {
 	var s sample
 	outF, err := os.CreateTemp("", "bench-out-")
 	if err != nil {
@@ -349,7 +382,7 @@ func run(cmd *exec.Cmd, servers []*sshdtest.Server) (sample, error) {
 		cmd.Path = timeBin
 	}
 
-	before := serversCPU(servers)
+	before, _ := m.sample(servers)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return s, fmt.Errorf("start %s: %w", cmd.Path, err)
@@ -365,7 +398,7 @@ func run(cmd *exec.Cmd, servers []*sshdtest.Server) (sample, error) {
 		runErr = fmt.Errorf("timed out after %v", commandTimeout)
 	}
 	s.wall = time.Since(start)
-	s.serverCPU = settledCPU(servers) - before
+	s.serverCPU = m.settled(servers) - before
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		s.maxRSS = ru.Maxrss
@@ -403,69 +436,6 @@ func lastLine(s string) string {
 func readAll(path string) string {
 	data, _ := os.ReadFile(path)
 	return string(data)
-}
-
-// serversCPU sums, over every process of every server's tree, its own CPU
-// time and that of its reaped children: a process that ended since the
-// last look is counted in its parent's cutime/cstime.
-func serversCPU(servers []*sshdtest.Server) time.Duration {
-	var ticks int64
-	for _, s := range servers {
-		ticks += procTicks(s.PID())
-		for _, p := range s.Descendants() {
-			ticks += procTicks(p.PID)
-		}
-	}
-	return time.Duration(ticks) * time.Second / clockTicks
-}
-
-// settledCPU is serversCPU once the servers' processes of finished
-// connections are reaped: /proc shows a zombie's times as 0, and its
-// parent counts them only after reaping it, a moment after the client left.
-func settledCPU(servers []*sshdtest.Server) time.Duration {
-	last := serversCPU(servers)
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond) // settling, not asserting
-		now := serversCPU(servers)
-		if now == last && !anyZombie(servers) {
-			return now
-		}
-		last = now
-	}
-	return last
-}
-
-func anyZombie(servers []*sshdtest.Server) bool {
-	for _, s := range servers {
-		for _, p := range s.Descendants() {
-			if p.State == "Z" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// procTicks returns utime+stime+cutime+cstime of pid, 0 if it is gone.
-func procTicks(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 15 {
-		return 0
-	}
-	var sum int64
-	for _, field := range f[11:15] { // fields 14–17 of proc(5)
-		n, _ := strconv.ParseInt(field, 10, 64)
-		sum += n
-	}
-	return sum
 }
 
 // shorten keeps the end of a long message, where the cause is.
@@ -599,20 +569,28 @@ func parseFiles(dir string) map[string]bool {
 	return got
 }
 
-var recapRE = regexp.MustCompile(`(?m)^(\S+)\s*:\s*ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)`)
+var recapRE = regexp.MustCompile(`(?m)^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
 
-// checkRecap checks that Ansible's recap has every host with ok=tasks and
-// no failure.
-func checkRecap(out string, names []string, tasks int) error {
-	ok := map[string]bool{}
+// anyChanged makes checkRecap accept any changed= count.
+const anyChanged = -1
+
+// checkRecap checks that the PLAY RECAP (Ansible's or fleet play's) has
+// every host with ok=tasks, nothing unreachable or failed, and, unless
+// changed is anyChanged, changed=changed.
+func checkRecap(out string, names []string, tasks, changed int) error {
+	rows := map[string][]string{}
 	for _, m := range recapRE.FindAllStringSubmatch(out, -1) {
-		if m[2] == strconv.Itoa(tasks) && m[3] == "0" && m[4] == "0" {
-			ok[m[1]] = true
-		}
+		rows[m[1]] = m
 	}
 	for _, n := range names {
-		if !ok[n] {
-			return fmt.Errorf("ansible recap: %s did not finish %d tasks ok", n, tasks)
+		m, ok := rows[n]
+		switch {
+		case !ok:
+			return fmt.Errorf("play recap: no row for %s", n)
+		case m[2] != strconv.Itoa(tasks) || m[4] != "0" || m[5] != "0":
+			return fmt.Errorf("play recap: %s did not finish %d tasks ok: %s", n, tasks, strings.TrimSpace(m[0]))
+		case changed != anyChanged && m[3] != strconv.Itoa(changed):
+			return fmt.Errorf("play recap: %s: changed=%s, want %d: %s", n, m[3], changed, strings.TrimSpace(m[0]))
 		}
 	}
 	return nil
@@ -642,6 +620,18 @@ func (b *bench) ansibleEnv(l *lab, cpDir string) []string {
 		"ANSIBLE_DEPRECATION_WARNINGS=False",
 		"ANSIBLE_LOCAL_TEMP="+filepath.Join(b.tmp, "ansible-local"),
 	)
+}
+
+// masterSockets counts the sockets in dir.
+func masterSockets(dir string) int {
+	entries, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range entries {
+		if e.Type()&fs.ModeSocket != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // stopMasters asks every OpenSSH master socket in dir to exit.
@@ -690,27 +680,41 @@ func (b *bench) s1() {
 	scen := fmt.Sprintf("S1 %dh×%d cmds", n, cmds)
 	want := expected(l.names, echoes(cmds))
 	out := filepath.Join(b.tmp, "s1out")
+
+	// fleet run, and fleet play with the playbook Ansible runs: cmds shell
+	// tasks.
 	fleetArgs := []string{"run", "all"}
 	for i := 1; i <= cmds; i++ {
 		fleetArgs = append(fleetArgs, "-c", fmt.Sprintf("echo %d", i))
 	}
-	fleetCP := filepath.Join(b.tmp, "fcm", "%C")
-	if err := os.MkdirAll(filepath.Dir(fleetCP), 0o700); err != nil {
-		t.Fatal(err)
+	var pb strings.Builder
+	pb.WriteString("- hosts: all\n  gather_facts: no\n  tasks:\n")
+	for i := 1; i <= cmds; i++ {
+		fmt.Fprintf(&pb, "    - shell: echo %d\n", i)
 	}
+	playbook := filepath.Join(l.dir, "s1.yml")
+	writeFile(t, playbook, pb.String())
+	recap := func(s sample) error { return checkRecap(s.stdout, l.names, cmds, anyChanged) }
 	fleetCheck := func(s sample) error { return lineSet(parseFleet(s.stdout), want) }
-	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "fleet", mode: "cold",
-		cmd:   func() *exec.Cmd { return b.fleetCmd(l, append(fleetArgs, "--fresh")...) },
-		check: fleetCheck})
-	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "fleet", mode: "warm",
-		setup: func(ctx context.Context) error {
-			return quiet(ctx, b.fleetCmd(l, "master", "start", "all", "--control-path", fleetCP, "--persist", "10m"))
-		},
-		teardown: func(ctx context.Context) error {
-			return quiet(ctx, b.fleetCmd(l, "master", "stop", "all", "--force", "--control-path", fleetCP))
-		},
-		cmd:   func() *exec.Cmd { return b.fleetCmd(l, append(fleetArgs, "--control-path", fleetCP)...) },
-		check: fleetCheck})
+	masters := b.fleetMasters(l, "fcm")
+	for _, f := range []struct {
+		tool  string
+		args  []string
+		check func(sample) error
+	}{
+		{"fleet run", fleetArgs, fleetCheck},
+		{"fleet play", []string{"play", playbook}, recap},
+	} {
+		b.measure(scen, n, servers, b.cfg.iters, variant{tool: f.tool, mode: "cold",
+			cmd:   func() *exec.Cmd { return b.fleetCmd(l, slices.Concat(f.args, []string{"--fresh"})...) },
+			check: f.check})
+		b.measure(scen, n, servers, b.cfg.iters, variant{tool: f.tool, mode: "warm",
+			setup: masters.start, teardown: masters.stop,
+			cmd: func() *exec.Cmd {
+				return b.fleetCmd(l, slices.Concat(f.args, []string{"--control-path", masters.path})...)
+			},
+			check: f.check})
+	}
 
 	// ssh with ControlMaster: per host, a master, then the commands in
 	// sequence through it, all hosts at once.
@@ -726,22 +730,26 @@ func (b *bench) s1() {
 	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "cold", needs: []string{"ssh"},
 		setup: resetOut, after: resetOut,
 		cmd:   func() *exec.Cmd { return shell(parallelHosts(l.names, prelude, sshMasterUp+seq+"\n"+sshMasterDown)) },
-		check: func(s sample) error { return lineSet(parseFiles(out), want) }})
+		check: fileCheck})
+	// Warm: a background `ssh -fN` master per host, as ControlPersist
+	// leaves them.
 	warmCP := filepath.Join(b.tmp, "sshw")
 	warmPrelude := fmt.Sprintf(`CFG=%q; OUT=%q; CP="%s/%%C"`, l.sshConfig, out, warmCP)
+	warmUp := func(ctx context.Context) error {
+		if err := freshDir(warmCP); err != nil {
+			return err
+		}
+		if err := resetOut(ctx); err != nil {
+			return err
+		}
+		return quiet(ctx, shell(parallelHosts(l.names, warmPrelude,
+			`ssh -F "$CFG" -M -N -f -o ControlPersist=yes -o ControlPath="$CP" $h && ssh -F "$CFG" -o ControlPath="$CP" -O check $h 2>/dev/null || exit 1`)))
+	}
+	warmDown := func(ctx context.Context) error { return stopMasters(ctx, warmCP) }
 	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "warm", needs: []string{"ssh"},
-		setup: func(ctx context.Context) error {
-			if err := freshDir(warmCP); err != nil {
-				return err
-			}
-			if err := resetOut(ctx); err != nil {
-				return err
-			}
-			return quiet(ctx, shell(parallelHosts(l.names, warmPrelude,
-				`ssh -F "$CFG" -M -N -f -o ControlPersist=yes -o ControlPath="$CP" $h && ssh -F "$CFG" -o ControlPath="$CP" -O check $h 2>/dev/null || exit 1`)))
-		},
+		setup:    warmUp,
 		after:    func(ctx context.Context) error { return freshDir(out) },
-		teardown: func(ctx context.Context) error { return stopMasters(ctx, warmCP) },
+		teardown: warmDown,
 		cmd:      func() *exec.Cmd { return shell(parallelHosts(l.names, warmPrelude, seq)) },
 		check:    fileCheck})
 
@@ -761,14 +769,7 @@ func (b *bench) s1() {
 		},
 		check: func(s sample) error { return lineSet(parsePdsh(s.stdout), want) }})
 
-	// Ansible: a playbook of cmds shell tasks.
-	var pb strings.Builder
-	pb.WriteString("- hosts: all\n  gather_facts: no\n  tasks:\n")
-	for i := 1; i <= cmds; i++ {
-		fmt.Fprintf(&pb, "    - shell: echo %d\n", i)
-	}
-	playbook := filepath.Join(l.dir, "s1.yml")
-	writeFile(t, playbook, pb.String())
+	// Ansible: the same playbook.
 	ansCP := filepath.Join(b.tmp, "acp")
 	if err := os.MkdirAll(ansCP, 0o700); err != nil {
 		t.Fatal(err)
@@ -778,25 +779,61 @@ func (b *bench) s1() {
 		c.Env = b.ansibleEnv(l, ansCP)
 		return c
 	}
-	ansCheck := func(s sample) error { return checkRecap(s.stdout, l.names, cmds) }
+	// The cold row (one run) leaves ControlPersist masters, which the warm
+	// row rides: an Ansible run takes seconds, this saves one.
 	stopAns := func(ctx context.Context) error { return stopMasters(ctx, ansCP) }
 	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ansible", mode: "cold", needs: []string{"ansible-playbook"}, iters: 1,
-		setup: stopAns, after: stopAns, cmd: ansible, check: ansCheck})
+		setup: stopAns, cmd: ansible, check: recap})
 	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ansible", mode: "warm", needs: []string{"ansible-playbook"}, iters: 1,
-		setup:    func(ctx context.Context) error { return quiet(ctx, ansible()) },
-		teardown: stopAns, cmd: ansible, check: ansCheck})
+		setup: func(ctx context.Context) error {
+			if masterSockets(ansCP) == n {
+				return nil
+			}
+			t.Logf("%s ansible warm: the cold row left no masters; starting them", scen)
+			return quiet(ctx, ansible())
+		},
+		teardown: stopAns, cmd: ansible, check: recap})
 
-	// The floor: one plain ssh session per host running every command.
+	// The floor: one ssh session per host running every command; cold
+	// it connects, warm it rides an `ssh -fN` master.
 	var all []string
 	for i := 1; i <= cmds; i++ {
 		all = append(all, fmt.Sprintf("echo %d", i))
 	}
-	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "floor: 1 ssh/host", mode: "cold", needs: []string{"ssh"},
+	oneSession := fmt.Sprintf(`ssh -F "$CFG" $h %q > "$OUT/$h"`, strings.Join(all, "; "))
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: floorTool, mode: "cold", needs: []string{"ssh"},
 		setup: resetOut, after: resetOut,
+		cmd:   func() *exec.Cmd { return shell(parallelHosts(l.names, prelude, oneSession)) },
+		check: fileCheck})
+	b.measure(scen, n, servers, b.cfg.iters, variant{tool: floorTool, mode: "warm", needs: []string{"ssh"},
+		setup:    warmUp,
+		after:    func(ctx context.Context) error { return freshDir(out) },
+		teardown: warmDown,
 		cmd: func() *exec.Cmd {
-			return shell(parallelHosts(l.names, prelude, fmt.Sprintf(`ssh -F "$CFG" $h %q > "$OUT/$h"`, strings.Join(all, "; "))))
+			return shell(parallelHosts(l.names, warmPrelude, fmt.Sprintf(`ssh -F "$CFG" -S "$CP" $h %q > "$OUT/$h"`, strings.Join(all, "; "))))
 		},
 		check: fileCheck})
+}
+
+// fleetMasters are `fleet master start` masters on a lab's hosts, published
+// at path, for the warm rows.
+type fleetMasters struct {
+	path        string
+	start, stop func(ctx context.Context) error
+}
+
+func (b *bench) fleetMasters(l *lab, dir string) fleetMasters {
+	path := filepath.Join(b.tmp, dir, "%C")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		b.t.Fatal(err)
+	}
+	return fleetMasters{path: path,
+		start: func(ctx context.Context) error {
+			return quiet(ctx, b.fleetCmd(l, "master", "start", "all", "--control-path", path, "--persist", "10m"))
+		},
+		stop: func(ctx context.Context) error {
+			return quiet(ctx, b.fleetCmd(l, "master", "stop", "all", "--force", "--control-path", path))
+		}}
 }
 
 // ---- S2 ----
@@ -810,7 +847,7 @@ func (b *bench) s2() {
 	for i := 1; i <= cmds; i++ {
 		args = append(args, "-c", fmt.Sprintf("echo %d", i))
 	}
-	b.measure(scen, 1, l.servers, b.cfg.iters, variant{tool: "fleet", mode: "cold",
+	b.measure(scen, 1, l.servers, b.cfg.iters, variant{tool: "fleet run", mode: "cold",
 		cmd:   func() *exec.Cmd { return b.fleetCmd(l, args...) },
 		check: func(s sample) error { return lineSet(parseFleet(s.stdout), want) }})
 	out := filepath.Join(b.tmp, "s2out")
@@ -897,13 +934,42 @@ func (b *bench) makeSources() (big, small, few string, bigTree, smallTree, fewTr
 		tree{b.cfg.s3FewFiles, int64(b.cfg.s3FewFiles) * 4096}
 }
 
+// remoteBase is the directory in the login user's home under which the
+// hosts' files go (the hosts share this machine's file system, so each
+// host gets a directory of its own below it). It is removed at the end.
+func (b *bench) remoteBase() string {
+	base := filepath.Join(b.home, "bench-"+filepath.Base(b.tmp))
+	if !b.baseMade {
+		b.baseMade = true
+		b.t.Cleanup(func() { os.RemoveAll(base) })
+	}
+	return base
+}
+
+// freshUserDir makes d empty and owned, with its parents up to
+// remoteBase, by the login user.
+func (b *bench) freshUserDir(d string) error {
+	base := b.remoteBase()
+	if d != base && !strings.HasPrefix(d, base+"/") {
+		return fmt.Errorf("freshUserDir: %s is not below %s", d, base)
+	}
+	if err := freshDir(d); err != nil {
+		return err
+	}
+	for p := d; p != filepath.Dir(base); p = filepath.Dir(p) {
+		if err := os.Chown(p, b.uid, b.gid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (b *bench) s3() {
 	t := b.t
 	n := b.cfg.s3Hosts
 	l := b.lab(n)
 	bigSrc, treeSrc, fewSrc, bigWant, treeWant, fewWant := b.makeSources()
-	base := filepath.Join(b.home, "bench-"+filepath.Base(b.tmp))
-	t.Cleanup(func() { os.RemoveAll(base) })
+	base := b.remoteBase()
 	for _, c := range []struct {
 		label          string
 		src            string
@@ -920,14 +986,8 @@ func (b *bench) s3() {
 		prepare := func(tool string) func(context.Context) error {
 			return func(context.Context) error {
 				for _, h := range l.names {
-					d := filepath.Join(base, tool, h)
-					if err := freshDir(d); err != nil {
+					if err := b.freshUserDir(filepath.Join(base, tool, h)); err != nil {
 						return err
-					}
-					for p := d; p != filepath.Dir(base); p = filepath.Dir(p) {
-						if err := os.Chown(p, b.uid, b.gid); err != nil {
-							return err
-						}
 					}
 				}
 				return nil
@@ -1095,54 +1155,267 @@ func (b *bench) s4Pair(scen string, l *lab, n int, servers []*sshdtest.Server, l
 	perHost()
 }
 
+// ---- S5 ----
+
+// s5Playbook is S5's playbook: ten tasks that are idempotent under both
+// fleet play and ansible-playbook, everything under the host's own
+// {{ root }}. The template and data file are given by absolute paths, so
+// neither tool's search path matters.
+const s5Playbook = `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: the host's root
+      file: path={{ root }} state=directory mode=0755
+    - name: a config directory
+      file:
+        path: "{{ root }}/etc"
+        state: directory
+        mode: "0755"
+    - name: a config from content
+      copy:
+        content: "name = {{ inventory_hostname }}\nport = 8080\n"
+        dest: "{{ root }}/etc/app.conf"
+        mode: "0644"
+    - name: a line in another file
+      lineinfile:
+        path: "{{ root }}/etc/extra.conf"
+        line: "debug = false"
+        create: yes
+        mode: "0644"
+    - name: a motd from a template
+      template:
+        src: %s
+        dest: "{{ root }}/etc/motd"
+        mode: "0644"
+    - name: a data file
+      copy:
+        src: %s
+        dest: "{{ root }}/data.txt"
+        mode: "0644"
+    - name: a link
+      file: src=etc/app.conf dest={{ root }}/app.conf state=link
+    - name: stat the config
+      stat:
+        path: "{{ root }}/etc/app.conf"
+      register: conf
+    - name: a command that runs once
+      command: touch {{ root }}/initialised
+      args:
+        creates: "{{ root }}/initialised"
+    - name: a read-only check
+      command: cat {{ root }}/etc/app.conf
+      changed_when: false
+`
+
+const s5Template = `Welcome to {{ inventory_hostname }} ({{ ansible_host }}).
+{% for i in range(3) %}line {{ i }}
+{% endfor %}`
+
+func (b *bench) s5() {
+	t := b.t
+	n, tasks := b.cfg.s5Hosts, b.cfg.s5Tasks
+	l := b.lab(n)
+	scen := fmt.Sprintf("S5 %dh×%d tasks, 2nd run", n, tasks)
+	dir := filepath.Join(l.dir, "s5")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	motd, data := filepath.Join(dir, "motd.j2"), filepath.Join(dir, "data.txt")
+	writeFile(t, motd, s5Template)
+	writeFile(t, data, strings.Repeat("0123456789abcdef", 256))
+	playbook := filepath.Join(dir, "site.yml")
+	writeFile(t, playbook, fmt.Sprintf(s5Playbook, motd, data))
+	if got := strings.Count(s5Playbook, "    - name: "); got != tasks {
+		t.Fatalf("S5's playbook has %d tasks, the config says %d", got, tasks)
+	}
+
+	// Each tool gets its own roots, so that neither converges for the
+	// other.
+	base := filepath.Join(b.remoteBase(), "s5")
+	toolLab := func(tool string) *lab {
+		if err := b.freshUserDir(filepath.Join(base, tool)); err != nil {
+			t.Fatal(err)
+		}
+		tl := *l
+		tl.inventory = filepath.Join(dir, tool+".yml")
+		l.writeInventory(t, tl.inventory, func(name string) string {
+			return fmt.Sprintf("root: %s\n", filepath.Join(base, tool, name))
+		})
+		return &tl
+	}
+	second := func(s sample) error { return checkRecap(s.stdout, l.names, tasks, 0) }
+	// converge runs the playbook once, untimed, so that the measured runs
+	// are second runs.
+	converge := func(ctx context.Context, cmd *exec.Cmd) error {
+		c := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+		c.Env = cmd.Env
+		out, err := c.CombinedOutput()
+		if err == nil {
+			err = checkRecap(string(out), l.names, tasks, anyChanged)
+		}
+		if err != nil {
+			return fmt.Errorf("first run: %s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(string(out)))
+		}
+		return nil
+	}
+
+	fl := toolLab("fleet")
+	masters := b.fleetMasters(fl, "fcm5")
+	play := func(args ...string) *exec.Cmd { return b.fleetCmd(fl, append([]string{"play", playbook}, args...)...) }
+	converged := false
+	b.measure(scen, n, l.servers, b.cfg.iters, variant{tool: "fleet play", mode: "cold",
+		setup: func(ctx context.Context) error {
+			converged = true
+			return converge(ctx, play("--fresh"))
+		},
+		cmd:   func() *exec.Cmd { return play("--fresh") },
+		check: second})
+	b.measure(scen, n, l.servers, b.cfg.iters, variant{tool: "fleet play", mode: "warm",
+		setup: func(ctx context.Context) error {
+			if err := masters.start(ctx); err != nil {
+				return err
+			}
+			if !converged {
+				return converge(ctx, play("--control-path", masters.path))
+			}
+			return nil
+		},
+		teardown: masters.stop,
+		cmd:      func() *exec.Cmd { return play("--control-path", masters.path) },
+		check:    second})
+
+	// Ansible: the first run leaves ControlPersist masters, which the cold
+	// row stops first; the warm row rides those that the cold row's run
+	// left (an Ansible run takes seconds; this saves one).
+	al := toolLab("ansible")
+	ansCP := filepath.Join(b.tmp, "acp5")
+	if err := os.MkdirAll(ansCP, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ansible := func() *exec.Cmd {
+		c := exec.Command("ansible-playbook", "-i", al.inventory, playbook)
+		c.Env = b.ansibleEnv(al, ansCP)
+		return c
+	}
+	stopAns := func(ctx context.Context) error { return stopMasters(ctx, ansCP) }
+	b.measure(scen, n, l.servers, b.cfg.iters, variant{tool: "ansible", mode: "cold", needs: []string{"ansible-playbook"}, iters: 1,
+		setup: func(ctx context.Context) error {
+			if err := converge(ctx, ansible()); err != nil {
+				return err
+			}
+			return stopAns(ctx)
+		},
+		cmd: ansible, check: second})
+	b.measure(scen, n, l.servers, b.cfg.iters, variant{tool: "ansible", mode: "warm", needs: []string{"ansible-playbook"}, iters: 1,
+		setup: func(ctx context.Context) error {
+			if masterSockets(ansCP) == n {
+				return nil
+			}
+			t.Logf("%s ansible warm: the cold row left no masters; converging, which starts them", scen)
+			return converge(ctx, ansible())
+		},
+		teardown: stopAns, cmd: ansible, check: second})
+}
+
 // ---- report ----
 
-// fillRatios sets each row's fleet ratio against the fleet row of the
-// same scenario and mode.
+// fillRatios sets each peer row's fleet ratio against a fleet row of the
+// same scenario and mode: fleet play for Ansible's rows where there is
+// one (playbook against playbook), else the scenario's first fleet row.
+// Fleet rows get their ratio to the floor row of their scenario and mode.
 func (b *bench) fillRatios() {
-	fleet := map[string]float64{}
+	type key struct{ scen, mode, tool string }
+	wall := map[key]float64{}
+	first := firstFleet(b.rows)
 	for _, r := range b.rows {
-		if strings.HasPrefix(r.Tool, "fleet") && r.Status == "ok" {
-			if _, ok := fleet[r.Scenario+"/"+r.Mode]; !ok {
-				fleet[r.Scenario+"/"+r.Mode] = r.WallSec
-			}
+		if r.Status == "ok" && r.WallSec > 0 {
+			wall[key{r.Scenario, r.Mode, r.Tool}] = r.WallSec
 		}
 	}
 	for i := range b.rows {
 		r := &b.rows[i]
-		if f, ok := fleet[r.Scenario+"/"+r.Mode]; ok && r.Status == "ok" && r.WallSec > 0 && !strings.HasPrefix(r.Tool, "fleet") {
-			r.FleetRatio = f / r.WallSec
+		if r.Status != "ok" || r.WallSec <= 0 {
+			continue
+		}
+		if isFleet(r.Tool) {
+			if f, ok := wall[key{r.Scenario, r.Mode, floorTool}]; ok {
+				r.FloorRatio = r.WallSec / f
+			}
+			continue
+		}
+		ref := first[r.Scenario+"/"+r.Mode]
+		if _, ok := wall[key{r.Scenario, r.Mode, "fleet play"}]; ok && strings.HasPrefix(r.Tool, "ansible") {
+			ref = "fleet play"
+		}
+		if f, ok := wall[key{r.Scenario, r.Mode, ref}]; ok {
+			r.FleetRatio, r.RatioVs = f/r.WallSec, ref
 		}
 	}
 }
 
-func (b *bench) report(total time.Duration) {
-	t := b.t
+// floorTool names the floor rows of S1.
+const floorTool = "floor: 1 ssh/host"
+
+func isFleet(tool string) bool { return strings.HasPrefix(tool, "fleet") }
+
+// firstFleet maps "scenario/mode" to the tool of its first fleet row.
+func firstFleet(rows []row) map[string]string {
+	first := map[string]string{}
+	for _, r := range rows {
+		k := r.Scenario + "/" + r.Mode
+		if _, ok := first[k]; !ok && isFleet(r.Tool) && r.Status == "ok" {
+			first[k] = r.Tool
+		}
+	}
+	return first
+}
+
+// formatTable renders rows as the table that report prints. Numbers are
+// right-aligned; the status, the last cell, follows two spaces.
+func formatTable(rows []row) string {
 	var sb strings.Builder
 	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\ttool\tmode\truns\twall s\ttool CPU s\tsshd CPU s\tpeak RSS MiB\tfleet/peer\tstatus")
-	for _, r := range b.rows {
+	fmt.Fprintln(tw, "scenario\ttool\tmode\truns\twall s\ttool CPU s\tsshd CPU s\tpeak RSS MiB\tfleet/peer\tfleet/floor\t  status")
+	first := firstFleet(rows)
+	for _, r := range rows {
 		if r.Status != "ok" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t\t%s\n", r.Scenario, r.Tool, r.Mode, r.Status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t\t\t  %s\n", r.Scenario, r.Tool, r.Mode, r.Status)
 			continue
 		}
-		ratio := "-"
+		ratio, floor := "-", "-"
 		if r.FleetRatio > 0 {
 			ratio = fmt.Sprintf("%.2f", r.FleetRatio)
+			if r.RatioVs != first[r.Scenario+"/"+r.Mode] {
+				// Name the fleet row when it is not the scenario's first.
+				ratio = fmt.Sprintf("%s: %.2f", strings.TrimPrefix(r.RatioVs, "fleet "), r.FleetRatio)
+			}
+		}
+		if r.FloorRatio > 0 {
+			floor = fmt.Sprintf("%.2f", r.FloorRatio)
 		}
 		status := r.Status
 		if r.RSSPerHostKiB > 0 {
 			status = fmt.Sprintf("ok, %.0f KiB/host", r.RSSPerHostKiB)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f\t%s\t%s\n", r.Scenario, r.Tool, r.Mode, r.Iterations,
-			r.WallSec, r.ToolCPUSec, r.ServerCPUSec, float64(r.PeakRSSKiB)/1024, ratio, status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f\t%s\t%s\t  %s\n", r.Scenario, r.Tool, r.Mode, r.Iterations,
+			r.WallSec, r.ToolCPUSec, r.ServerCPUSec, float64(r.PeakRSSKiB)/1024, ratio, floor, status)
 	}
 	tw.Flush()
+	return sb.String()
+}
+
+func (b *bench) report(total time.Duration) {
+	t := b.t
+	table := formatTable(b.rows)
 	mode := "full"
 	if b.cfg.quick {
 		mode = "quick"
 	}
-	fmt.Printf("\nfleet benchmark (%s, %d CPUs, %s, median of %d runs for S1/S2)\n%s\n", mode, runtime.NumCPU(), total.Round(time.Second), b.cfg.iters, sb.String())
+	fmt.Printf("\nfleet benchmark (%s, %d CPUs, %s; a row of several runs shows the median run)\n%s", mode, runtime.NumCPU(), total.Round(time.Second), table)
+	for _, n := range b.notes {
+		fmt.Printf("note: %s\n", n)
+	}
+	fmt.Println()
 
 	if err := os.MkdirAll("results", 0o755); err != nil {
 		t.Fatal(err)
@@ -1150,7 +1423,7 @@ func (b *bench) report(total time.Duration) {
 	path := filepath.Join("results", time.Now().Format("20060102-150405")+".json")
 	data, err := json.MarshalIndent(map[string]any{
 		"time": time.Now().Format(time.RFC3339), "mode": mode, "cpus": runtime.NumCPU(),
-		"iterations": b.cfg.iters, "rows": b.rows,
+		"iterations": b.cfg.iters, "rows": b.rows, "notes": b.notes,
 	}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
