@@ -396,3 +396,35 @@ func TestReviewParallelMaxSessionsOne(t *testing.T) {
 	checkRecap(t, out, map[string]string{"h0": "ok=5 changed=5"})
 	_ = rec
 }
+
+// ansible_failed_task and ansible_failed_result stay set after the block
+// that rescued the host, as Ansible keeps them (non-persistent facts);
+// ansible_play_hosts keeps a host that waits for its rescue.
+func TestPlayFailedTaskOutlivesRescue(t *testing.T) {
+	l := newPlayLab(t, 2, labhost.Options{}, nil)
+	out, rec := reviewPlay(t, l, context.Background(), `
+- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - name: breaks
+          fail:
+            msg: broken on purpose
+          when: inventory_hostname == 'h0'
+        - name: while h0 waits
+          debug:
+            msg: "{{ ansible_play_hosts }}"
+      rescue:
+        - debug: msg=rescued
+    - name: after
+      debug:
+        msg: "{{ ansible_failed_task.name | default('none') }}: {{ ansible_failed_result.msg | default('none') }}"
+`, runner.PlayOptions{})
+	checkExit(t, out, runner.ExitOK)
+	if got, want := rec.msg("h0", "after"), `"breaks: broken on purpose"`; got != want {
+		t.Errorf("h0 after the rescue: %q, want %q", got, want)
+	}
+	if got, want := rec.msg("h1", "while h0 waits"), `["h0","h1"]`; got != want {
+		t.Errorf("ansible_play_hosts while h0 waits for its rescue: %s, want %s", got, want)
+	}
+}

@@ -27,7 +27,7 @@ type hostState struct {
 	stats       report.RecapRow
 	counted     bool                    // the host has a result: it has a line in the recap
 	notified    map[*playbook.Task]bool // handlers to run at the next flush
-	rescue      map[string]any          // ansible_failed_task/result, in a rescue
+	rescue      map[string]any          // ansible_failed_task/result: kept after the rescue, as Ansible keeps them
 	sudo        sudoProbes              // does sudo want a password here?
 	playFiles   *vars.Map               // the current play's vars_files, read for this host
 
@@ -294,10 +294,11 @@ func (m magicLayer) Get(name string) (any, bool) {
 		}
 		return out, true
 	case "ansible_play_hosts":
-		// Every host of the play, across batches, that has not failed.
+		// Every host of the play, across batches, that has not failed
+		// (a host waiting for its rescue has not).
 		out := []any{}
 		for _, name := range m.pc.hosts {
-			if s := m.r.known(name); s == nil || !s.out() {
+			if s := m.r.known(name); s == nil || !s.gone() {
 				out = append(out, name)
 			}
 		}

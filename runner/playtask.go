@@ -72,11 +72,6 @@ func (r *playRun) runBlock(ctx context.Context, pc *playCtx, t *playbook.Task, h
 		if len(rescue) > 0 && !pc.aborted() {
 			r.runList(ctx, pc, t.Rescue, rescue, rescuable)
 		}
-		for _, s := range rescue {
-			s.mu.Lock()
-			s.rescue = nil
-			s.mu.Unlock()
-		}
 	}
 	if len(t.Always) > 0 && !pc.aborted() {
 		var always, wasFailed, wasRescuing []*hostState
