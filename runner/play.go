@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"fleetrun.dev/fleet/jinja"
-	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/playbook"
 	"fleetrun.dev/fleet/report"
 	"fleetrun.dev/fleet/transfer"
@@ -529,11 +528,6 @@ func boolish(v any) any {
 		}
 	}
 	return v
-}
-
-// masterFor returns the host's master, connecting on first use.
-func (r *playRun) masterFor(ctx context.Context, s *hostState) (*muxconn.Master, error) {
-	return s.master(ctx, r.conn)
 }
 
 func stateNames(hs []*hostState) []string {
