@@ -428,3 +428,65 @@ func TestPlayFailedTaskOutlivesRescue(t *testing.T) {
 		t.Errorf("ansible_play_hosts while h0 waits for its rescue: %s, want %s", got, want)
 	}
 }
+
+// A copy whose connection dies mid-file leaves the old file whole and no
+// staging directory behind: the play tidies up over a new connection, as
+// fleet push does, and the host is unreachable.
+func TestPlayCopyLostConnectionLeavesNothing(t *testing.T) {
+	l := newPlayLab(t, 1, labhost.Options{}, nil)
+	src := filepath.Join(t.TempDir(), "big.bin")
+	data := make([]byte, 256<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := l.hosts[0].Vars.Get("root")
+	dir := root.(string)
+	dest := filepath.Join(dir, "big.bin")
+	if err := os.WriteFile(dest, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), ".fleet-") {
+					if sub, _ := os.ReadDir(filepath.Join(dir, e.Name())); len(sub) > 0 {
+						l.servers[0].KillConnections()
+						return
+					}
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	out, _ := reviewPlay(t, l, ctx, `
+- hosts: all
+  gather_facts: false
+  tasks:
+    - copy:
+        src: `+src+`
+        dest: "{{ root }}/big.bin"
+`, runner.PlayOptions{})
+	cancel()
+	<-done
+	if out.ExitCode() == runner.ExitOK {
+		t.Skip("the copy finished before its connection could be killed")
+	}
+	checkExit(t, out, runner.ExitUnreachable)
+	if got, _ := os.ReadFile(dest); string(got) != "old\n" {
+		t.Errorf("the old file was not kept whole: %d bytes", len(got))
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.Name() != "big.bin" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}

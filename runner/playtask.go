@@ -16,6 +16,7 @@ import (
 	"fleetrun.dev/fleet/muxconn"
 	"fleetrun.dev/fleet/playbook"
 	"fleetrun.dev/fleet/report"
+	"fleetrun.dev/fleet/transfer"
 	"fleetrun.dev/fleet/vars"
 )
 
@@ -1007,6 +1008,15 @@ func (r *playRun) remote(ctx context.Context, pc *playCtx, t *playbook.Task, s *
 		call.Conn = tc
 	}
 	res, err := modules.Run(ctx, call)
+	var perr *transfer.PushError
+	if errors.As(err, &perr) && len(perr.Leftovers) > 0 && t.DelegateTo == "" {
+		// A copy cut off mid-file (connection lost, interrupted, timed
+		// out) left its private staging files: remove them over a new
+		// connection, as fleet push does, so nothing is left behind.
+		if cerr := cleanup(ctx, r.conn, s.host, perr.Leftovers); cerr != nil {
+			err = fmt.Errorf("%w; %v", err, cerr)
+		}
+	}
 	if err != nil {
 		switch {
 		case t.Timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded):
