@@ -118,6 +118,11 @@ type Options struct {
 	// PasswordAuth lets TestUser log in with the password SetPassword
 	// gives it, as well as with the client key.
 	PasswordAuth bool
+	// PrivateDir, when set, gives the server a mount namespace of its own
+	// in which this directory is bind-mounted at PrivateAt: every session
+	// of this host sees its own PrivateDir at PrivateAt, as separate
+	// machines each have their own /srv. It needs root and unshare(1).
+	PrivateDir, PrivateAt string
 	// Extra lines are appended to sshd_config. Keep Match blocks here.
 	// SetEnv lines before any Match are merged into the server's own SetEnv,
 	// because sshd uses only the first SetEnv line.
@@ -128,6 +133,7 @@ type Options struct {
 // except WriteKnownHosts, which fails the test with t.Fatal.
 type Server struct {
 	t          testing.TB
+	private    [2]string // Options.PrivateDir and PrivateAt
 	sshdPath   string
 	dir        string
 	configPath string
@@ -213,6 +219,7 @@ func Start(t testing.TB, opts Options) *Server {
 		user:       login,
 		hostKeys:   hostKeys,
 		marker:     markerEnv + "=" + randomHex(8),
+		private:    [2]string{opts.PrivateDir, opts.PrivateAt},
 	}
 	cfg := configTemplate{
 		user:        login,
@@ -266,6 +273,14 @@ func (s *Server) start() error {
 	}
 	defer stderr.Close()
 	cmd := exec.Command(s.sshdPath, "-D", "-f", s.configPath, "-E", s.logPath)
+	if s.private[0] != "" {
+		// unshare execs (no fork) into a new mount namespace whose mounts
+		// don't propagate back; sh bind-mounts the host's directory and
+		// execs sshd, so the pid stays sshd's.
+		script := `mkdir -p "$2" && mount --bind "$1" "$2" && shift 2 && exec "$@"`
+		cmd = exec.Command("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh",
+			s.private[0], s.private[1], s.sshdPath, "-D", "-f", s.configPath, "-E", s.logPath)
+	}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

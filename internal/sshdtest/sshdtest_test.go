@@ -368,3 +368,52 @@ func TestFindSSHD(t *testing.T) {
 		}
 	}
 }
+
+// Servers with PrivateDir each show their own directory at the same path,
+// as separate machines do, while the test sees neither mount.
+func TestPrivateDir(t *testing.T) {
+	sshPath, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Skip("ssh client not found: install openssh-client")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mount namespaces need root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare not found: install util-linux")
+	}
+	at := filepath.Join(t.TempDir(), "srv")
+	if err := os.Mkdir(at, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The login user must reach both the mount point and the files.
+	readable := func(dir string) {
+		for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+			os.Chmod(d, 0o755)
+		}
+	}
+	readable(at)
+	for _, name := range []string{"one", "two"} {
+		dir := t.TempDir()
+		readable(dir)
+		if err := os.WriteFile(filepath.Join(dir, "who"), []byte(name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := Start(t, Options{PrivateDir: dir, PrivateAt: at})
+		known := filepath.Join(t.TempDir(), "known_hosts")
+		s.WriteKnownHosts(known)
+		ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+		out, err := exec.CommandContext(ctx, sshPath, "-F", "/dev/null",
+			"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+			"-o", "UserKnownHostsFile="+known, "-o", "StrictHostKeyChecking=yes",
+			"-i", ClientKeyPath(), "-p", fmt.Sprint(s.Port()),
+			s.User()+"@"+s.Addr(), "cat "+at+"/who").CombinedOutput()
+		cancel()
+		if err != nil || string(out) != name+"\n" {
+			t.Errorf("host %s sees %q at %s (%v), want its own file", name, out, at, err)
+		}
+	}
+	if ents, _ := os.ReadDir(at); len(ents) != 0 {
+		t.Errorf("the test's own view of %s has %d entries: a mount leaked out of a namespace", at, len(ents))
+	}
+}
