@@ -127,17 +127,7 @@ func TestBench(t *testing.T) {
 		t.Skip("benchmark: needs Linux (/proc)")
 	}
 	quick := *quickFlag || os.Getenv("FLEET_BENCH_QUICK") == "1"
-	b := &bench{t: t, cfg: newConfig(quick)}
-	var err error
-	// Unix socket paths are limited to 108 bytes: keep ControlPaths short.
-	b.tmp, err = os.MkdirTemp("/tmp", "fb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(b.tmp) })
-	if err := os.Chmod(b.tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	b := newBench(t, quick)
 	b.buildFleet()
 	b.startServers(b.cfg.realHosts)
 	var note string
