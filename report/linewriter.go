@@ -65,6 +65,35 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// copyBufs are the buffers ReadFrom reads into, shared by every stream.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom reads r to its end and writes what it reads as Write does. It
+// is there for io.Copy, which x/crypto/ssh uses for every command's
+// stdout and stderr: without it, io.Copy allocates a 32 KiB buffer per
+// stream, the bulk of a run's allocations (bench/README.md, S1).
+func (w *lineWriter) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		switch {
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
+}
+
 // Close sends the final partial line, if any. Closing twice is harmless.
 func (w *lineWriter) Close() error {
 	w.mu.Lock()

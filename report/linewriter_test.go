@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -30,29 +31,62 @@ func TestLineWriter(t *testing.T) {
 		{"cap reached without newline", []string{long + "tail"}, []string{long, "tail"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := &recorder{}
-			w := LineWriter(r, "web1", 2, Stderr)
-			for _, s := range tt.writes {
-				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
-					t.Fatalf("Write(%d bytes) = %d, %v", len(s), n, err)
+		for _, how := range []string{"Write", "io.Copy"} {
+			t.Run(tt.name+"/"+how, func(t *testing.T) {
+				r := &recorder{}
+				w := LineWriter(r, "web1", 2, Stderr)
+				if how == "io.Copy" {
+					// io.Copy takes the writer's ReadFrom, as x/crypto's
+					// sessions do; the reader hands out the same chunks.
+					var total int
+					for _, s := range tt.writes {
+						total += len(s)
+					}
+					n, err := io.Copy(w, &chunks{parts: tt.writes})
+					if n != int64(total) || err != nil {
+						t.Fatalf("io.Copy = %d, %v; want %d", n, err, total)
+					}
 				}
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, l := range r.lines {
-				if l.Host != "web1" || l.Step != 2 || l.Stream != Stderr || l.Time.IsZero() {
-					t.Errorf("line %+v lacks the writer's host, step, stream or time", l)
+				for _, s := range tt.writes {
+					if how != "Write" {
+						break
+					}
+					if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+						t.Fatalf("Write(%d bytes) = %d, %v", len(s), n, err)
+					}
 				}
-				got = append(got, l.Text)
-			}
-			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
-				t.Errorf("lines %s, want %s", shorten(got), shorten(tt.want))
-			}
-		})
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, l := range r.lines {
+					if l.Host != "web1" || l.Step != 2 || l.Stream != Stderr || l.Time.IsZero() {
+						t.Errorf("line %+v lacks the writer's host, step, stream or time", l)
+					}
+					got = append(got, l.Text)
+				}
+				if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
+					t.Errorf("lines %s, want %s", shorten(got), shorten(tt.want))
+				}
+			})
+		}
 	}
+}
+
+// chunks reads its parts one Read at a time (each at most the caller's
+// buffer), as a channel delivers packets.
+type chunks struct{ parts []string }
+
+func (c *chunks) Read(p []byte) (int, error) {
+	for len(c.parts) > 0 && c.parts[0] == "" {
+		c.parts = c.parts[1:]
+	}
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.parts[0])
+	c.parts[0] = c.parts[0][n:]
+	return n, nil
 }
 
 // shorten describes lines by length and ends, so that a failure with 64 KiB
