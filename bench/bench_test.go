@@ -108,16 +108,21 @@ type bench struct {
 	fleet   string
 	servers []*sshdtest.Server
 	names   []string
+	// private holds, for each of servers, the directory on this machine
+	// that the host, in its own mount namespace, sees at remoteRoot.
+	private []string
 	login   string
-	home    string // the login user's home, writable by it
 	uid     int
 	gid     int
 	meter   *serverMeter
-	// baseMade is whether remoteBase registered its cleanup.
-	baseMade bool
-	notes    []string // printed under the table
-	rows     []row
+	notes   []string // printed under the table
+	rows    []row
 }
+
+// remoteRoot is where every sshd host sees its own private directory, as
+// separate machines each have their own /srv: every tool pushes to the
+// same path on every host.
+const remoteRoot = "/srv/fleet-bench"
 
 func TestBench(t *testing.T) {
 	if os.Getenv("FLEET_BENCH") != "1" {
@@ -157,24 +162,43 @@ func (b *bench) buildFleet() {
 	}
 }
 
-// startServers starts n sshd hosts. Each sets BENCH_HOST to its name in
-// its sessions' environment, so that parallel-scp, which has one
-// destination for all hosts, can still write per-host directories.
+// startServers starts n sshd hosts, each in a mount namespace of its own
+// in which its directory b.private[i] (under b.tmp, owned by the login
+// user) is mounted at remoteRoot.
 func (b *bench) startServers(n int) {
 	t := b.t
 	width := max(2, len(strconv.Itoa(n)))
 	b.servers = make([]*sshdtest.Server, n)
 	b.names = make([]string, n)
+	b.private = make([]string, n)
+	// The mount point must be traversable by the login user. It is
+	// removed at the end if this run made it; this cleanup, registered
+	// before the servers', runs after they have stopped.
+	if _, err := os.Stat(remoteRoot); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(remoteRoot, 0o755); err != nil {
+			t.Fatalf("make the hosts' mount point: %v (the benchmark needs root)", err)
+		}
+		t.Cleanup(func() { os.Remove(remoteRoot) })
+	}
+	if err := os.Chmod(remoteRoot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		b.names[i] = fmt.Sprintf("h%0*d", width, i+1)
+		b.private[i] = filepath.Join(b.tmp, "private", b.names[i])
+		if err := os.MkdirAll(b.private[i], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i := range n {
-		b.names[i] = fmt.Sprintf("h%0*d", width, i+1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			b.servers[i] = sshdtest.Start(t, sshdtest.Options{Extra: []string{"SetEnv BENCH_HOST=" + b.names[i]}})
+			b.servers[i] = sshdtest.Start(t, sshdtest.Options{PrivateDir: b.private[i], PrivateAt: remoteRoot})
 		}()
 	}
 	wg.Wait()
@@ -186,9 +210,15 @@ func (b *bench) startServers(n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.home = u.HomeDir
 	b.uid, _ = strconv.Atoi(u.Uid)
 	b.gid, _ = strconv.Atoi(u.Gid)
+	// The user exists only once a server has started; the mounts show
+	// the same directories, so owning them now is soon enough.
+	for _, d := range b.private {
+		if err := os.Chown(d, b.uid, b.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // lab is the files that let every tool reach the first n hosts.
@@ -924,31 +954,22 @@ func (b *bench) makeSources() (big, small, few string, bigTree, smallTree, fewTr
 		tree{b.cfg.s3FewFiles, int64(b.cfg.s3FewFiles) * 4096}
 }
 
-// remoteBase is the directory in the login user's home under which the
-// hosts' files go (the hosts share this machine's file system, so each
-// host gets a directory of its own below it). It is removed at the end.
-func (b *bench) remoteBase() string {
-	base := filepath.Join(b.home, "bench-"+filepath.Base(b.tmp))
-	if !b.baseMade {
-		b.baseMade = true
-		b.t.Cleanup(func() { os.RemoveAll(base) })
-	}
-	return base
-}
-
-// freshUserDir makes d empty and owned, with its parents up to
-// remoteBase, by the login user.
-func (b *bench) freshUserDir(d string) error {
-	base := b.remoteBase()
-	if d != base && !strings.HasPrefix(d, base+"/") {
-		return fmt.Errorf("freshUserDir: %s is not below %s", d, base)
-	}
-	if err := freshDir(d); err != nil {
-		return err
-	}
-	for p := d; p != filepath.Dir(base); p = filepath.Dir(p) {
-		if err := os.Chown(p, b.uid, b.gid); err != nil {
+// freshHostDirs makes rel (a path below remoteRoot) empty and owned, with
+// its parents up to remoteRoot, by the login user on the first n hosts,
+// through their private directories.
+func (b *bench) freshHostDirs(n int, rel string) error {
+	for _, root := range b.private[:n] {
+		d := filepath.Join(root, rel)
+		if !strings.HasPrefix(d, root+"/") {
+			return fmt.Errorf("freshHostDirs: %s is not below %s", rel, remoteRoot)
+		}
+		if err := freshDir(d); err != nil {
 			return err
+		}
+		for p := d; p != root; p = filepath.Dir(p) {
+			if err := os.Chown(p, b.uid, b.gid); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -959,7 +980,9 @@ func (b *bench) s3() {
 	n := b.cfg.s3Hosts
 	l := b.lab(n)
 	bigSrc, treeSrc, fewSrc, bigWant, treeWant, fewWant := b.makeSources()
-	base := b.remoteBase()
+	// Every tool pushes to remoteRoot/s3/<tool>/ on every host; each host
+	// sees its own directory there.
+	base := filepath.Join(remoteRoot, "s3")
 	for _, c := range []struct {
 		label          string
 		src            string
@@ -971,22 +994,16 @@ func (b *bench) s3() {
 		{fmt.Sprintf("S3 %dh×%d×4KiB tree", n, b.cfg.s3FewFiles), fewSrc, fewWant, false, true},
 	} {
 		name := filepath.Base(c.src)
-		// prepare gives each tool empty per-host directories owned by the
-		// login user; check finds the copied directory in each.
+		// prepare gives each tool an empty directory owned by the login
+		// user on every host; check finds the copied directory in each
+		// host's private directory, read on this machine.
 		prepare := func(tool string) func(context.Context) error {
-			return func(context.Context) error {
-				for _, h := range l.names {
-					if err := b.freshUserDir(filepath.Join(base, tool, h)); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
+			return func(context.Context) error { return b.freshHostDirs(n, filepath.Join("s3", tool)) }
 		}
 		check := func(tool string) func(sample) error {
 			return func(sample) error {
-				for _, h := range l.names {
-					got, err := walkTree(filepath.Join(base, tool, h, name))
+				for i, h := range l.names {
+					got, err := walkTree(filepath.Join(b.private[i], "s3", tool, name))
 					if err != nil {
 						return fmt.Errorf("%s: %w", h, err)
 					}
@@ -994,12 +1011,18 @@ func (b *bench) s3() {
 						return fmt.Errorf("%s: %d files, %d bytes arrived; want %d files, %d bytes", h, got.files, got.bytes, c.want.files, c.want.bytes)
 					}
 				}
-				return os.RemoveAll(filepath.Join(base, tool)) // keep the disk use at one copy
+				for _, root := range b.private[:n] {
+					// Keep the disk use at one copy per host.
+					if err := os.RemoveAll(filepath.Join(root, "s3", tool)); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
 		}
 		b.measure(c.label, n, l.servers, 1, variant{tool: "fleet push", mode: "cold", setup: prepare("fleet"),
 			cmd: func() *exec.Cmd {
-				return b.fleetCmd(l, "push", "all", c.src, filepath.Join(base, "fleet")+"/{{ inventory_hostname }}/", "--fresh")
+				return b.fleetCmd(l, "push", "all", c.src, filepath.Join(base, "fleet")+"/", "--fresh")
 			},
 			check: check("fleet")})
 		if c.peers {
@@ -1007,21 +1030,18 @@ func (b *bench) s3() {
 				l.sshConfig, c.src, base, b.tmp)
 			b.measure(c.label, n, l.servers, 1, variant{tool: "scp loop", mode: "cold", needs: []string{"scp"}, setup: prepare("scp"),
 				cmd: func() *exec.Cmd {
-					return shell(parallelHosts(l.names, prelude, `scp -q -r -F "$CFG" $CM "$SRC" "$h:$DST/scp/$h/"`))
+					return shell(parallelHosts(l.names, prelude, `scp -q -r -F "$CFG" $CM "$SRC" "$h:$DST/scp/"`))
 				},
 				check: check("scp")})
 			b.measure(c.label, n, l.servers, 1, variant{tool: "rsync loop", mode: "cold", needs: []string{"rsync"}, setup: prepare("rsync"),
 				cmd: func() *exec.Cmd {
-					return shell(parallelHosts(l.names, prelude, `rsync -a -e "ssh -F $CFG $CM" "$SRC" "$h:$DST/rsync/$h/"`))
+					return shell(parallelHosts(l.names, prelude, `rsync -a -e "ssh -F $CFG $CM" "$SRC" "$h:$DST/rsync/"`))
 				},
 				check: check("rsync")})
-			// parallel-scp has one destination for all hosts; the legacy scp
-			// protocol (-O) lets the remote shell expand the BENCH_HOST each
-			// server sets.
 			b.measure(c.label, n, l.servers, 1, variant{tool: "parallel-scp", mode: "cold", needs: []string{"parallel-scp"}, setup: prepare("pscp"),
 				cmd: func() *exec.Cmd {
 					return exec.Command("parallel-scp", "-h", l.hostsFile, "-p", strconv.Itoa(n), "-t", "0", "-r",
-						"-x", "-O -F "+l.sshConfig, c.src, filepath.Join(base, "pscp")+"/$BENCH_HOST/")
+						"-x", "-F "+l.sshConfig, c.src, filepath.Join(base, "pscp")+"/")
 				},
 				check: check("pscp")})
 		}
@@ -1031,7 +1051,7 @@ func (b *bench) s3() {
 			continue
 		}
 		playbook := filepath.Join(l.dir, "s3-"+name+".yml")
-		writeFile(t, playbook, fmt.Sprintf("- hosts: all\n  gather_facts: no\n  tasks:\n    - copy:\n        src: %s\n        dest: %s/ansible/{{ inventory_hostname }}/\n",
+		writeFile(t, playbook, fmt.Sprintf("- hosts: all\n  gather_facts: no\n  tasks:\n    - copy:\n        src: %s\n        dest: %s/ansible/\n",
 			c.src, base))
 		ansCP := filepath.Join(b.tmp, "acp3")
 		b.measure(c.label, n, l.servers, 1, variant{tool: "ansible copy", mode: "cold", needs: []string{"ansible-playbook"},
@@ -1148,8 +1168,9 @@ func (b *bench) s4Pair(scen string, l *lab, n int, servers []*sshdtest.Server, l
 // ---- S5 ----
 
 // s5Playbook is S5's playbook: ten tasks that are idempotent under both
-// fleet play and ansible-playbook, everything under the host's own
-// {{ root }}. The template and data file are given by absolute paths, so
+// fleet play and ansible-playbook, everything under {{ root }}, the same
+// path on every host (remoteRoot/s5/<tool>), which each host sees in its
+// own private directory. The template and data file are given by absolute paths, so
 // neither tool's search path matters.
 const s5Playbook = `- hosts: all
   gather_facts: false
@@ -1219,21 +1240,30 @@ func (b *bench) s5() {
 		t.Fatalf("S5's playbook has %d tasks, the config says %d", got, tasks)
 	}
 
-	// Each tool gets its own roots, so that neither converges for the
-	// other.
-	base := filepath.Join(b.remoteBase(), "s5")
+	// Each tool gets its own root, so that neither converges for the
+	// other; the root is the same path on every host.
 	toolLab := func(tool string) *lab {
-		if err := b.freshUserDir(filepath.Join(base, tool)); err != nil {
+		if err := b.freshHostDirs(n, filepath.Join("s5", tool)); err != nil {
 			t.Fatal(err)
 		}
 		tl := *l
 		tl.inventory = filepath.Join(dir, tool+".yml")
-		l.writeInventory(t, tl.inventory, func(name string) string {
-			return fmt.Sprintf("root: %s\n", filepath.Join(base, tool, name))
+		l.writeInventory(t, tl.inventory, func(string) string {
+			return fmt.Sprintf("root: %s\n", filepath.Join(remoteRoot, "s5", tool))
 		})
 		return &tl
 	}
-	second := func(s sample) error { return checkRecap(s.stdout, l.names, tasks, 0) }
+	// second checks a second run's recap, and that every host's root, read
+	// on this machine through its private directory, holds that host's
+	// files.
+	second := func(tool string) func(s sample) error {
+		return func(s sample) error {
+			if err := checkRecap(s.stdout, l.names, tasks, 0); err != nil {
+				return err
+			}
+			return b.checkS5Roots(l.names, tool)
+		}
+	}
 	// converge runs the playbook once, untimed, so that the measured runs
 	// are second runs.
 	converge := func(ctx context.Context, cmd *exec.Cmd) error {
@@ -1259,7 +1289,7 @@ func (b *bench) s5() {
 			return converge(ctx, play("--fresh"))
 		},
 		cmd:   func() *exec.Cmd { return play("--fresh") },
-		check: second})
+		check: second("fleet")})
 	b.measure(scen, n, l.servers, b.cfg.iters, variant{tool: "fleet play", mode: "warm",
 		setup: func(ctx context.Context) error {
 			if err := masters.start(ctx); err != nil {
@@ -1272,7 +1302,7 @@ func (b *bench) s5() {
 		},
 		teardown: masters.stop,
 		cmd:      func() *exec.Cmd { return play("--control-path", masters.path) },
-		check:    second})
+		check:    second("fleet")})
 
 	// Ansible: the first run leaves ControlPersist masters, which the cold
 	// row stops first; the warm row rides those that the cold row's run
@@ -1295,7 +1325,7 @@ func (b *bench) s5() {
 			}
 			return stopAns(ctx)
 		},
-		cmd: ansible, check: second})
+		cmd: ansible, check: second("ansible")})
 	b.measure(scen, n, l.servers, b.cfg.iters, variant{tool: "ansible", mode: "warm", needs: []string{"ansible-playbook"}, iters: 1,
 		setup: func(ctx context.Context) error {
 			if masterSockets(ansCP) == n {
@@ -1304,7 +1334,33 @@ func (b *bench) s5() {
 			t.Logf("%s ansible warm: the cold row left no masters; converging, which starts them", scen)
 			return converge(ctx, ansible())
 		},
-		teardown: stopAns, cmd: ansible, check: second})
+		teardown: stopAns, cmd: ansible, check: second("ansible")})
+}
+
+// checkS5Roots checks what S5's playbook leaves in each host's root
+// (remoteRoot/s5/tool), reading the hosts' private directories: the
+// config and motd name that host, and the data file, the link and the
+// marker are there.
+func (b *bench) checkS5Roots(names []string, tool string) error {
+	for i, h := range names {
+		root := filepath.Join(b.private[i], "s5", tool)
+		if got, want := readAll(filepath.Join(root, "etc", "app.conf")), "name = "+h+"\nport = 8080\n"; got != want {
+			return fmt.Errorf("%s: etc/app.conf in its private directory %s is %q, want %q", h, root, got, want)
+		}
+		if got, want := firstLine(readAll(filepath.Join(root, "etc", "motd"))), "Welcome to "+h+" "; !strings.HasPrefix(got, want) {
+			return fmt.Errorf("%s: etc/motd in its private directory %s starts %q, want %q", h, root, got, want)
+		}
+		if fi, err := os.Stat(filepath.Join(root, "data.txt")); err != nil || fi.Size() != 4096 {
+			return fmt.Errorf("%s: data.txt in its private directory %s: want 4096 bytes (%v)", h, root, err)
+		}
+		if dest, err := os.Readlink(filepath.Join(root, "app.conf")); err != nil || dest != "etc/app.conf" {
+			return fmt.Errorf("%s: app.conf in its private directory %s is not a link to etc/app.conf (%q, %v)", h, root, dest, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "initialised")); err != nil {
+			return fmt.Errorf("%s: the command task's marker is missing: %v", h, err)
+		}
+	}
+	return nil
 }
 
 // ---- report ----
