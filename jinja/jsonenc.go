@@ -88,6 +88,14 @@ func jsonOptions(args []any, kw map[string]any, o jsonOpts) (jsonOpts, error) {
 	return o, nil
 }
 
+// JSON returns v as Python's json.dumps prints it by default, which is what
+// Ansible's to_json gives and how the copy module writes a mapping or list
+// given as content: ", " and ": " separators, non-ASCII escaped, the keys
+// of Go maps sorted.
+func JSON(v any) (string, error) {
+	return encodeJSON(plainInput(v), jsonOpts{ensureASCII: true, itemSep: ", ", keySep: ": "})
+}
+
 func fToJSON(c *ctx, v any, args []any, kw map[string]any) (any, error) {
 	o, err := jsonOptions(args, kw, jsonOpts{ensureASCII: true})
 	if err != nil {

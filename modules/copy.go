@@ -19,10 +19,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/pkg/sftp"
 
+	"fleetrun.dev/fleet/jinja"
 	"fleetrun.dev/fleet/report"
 	"fleetrun.dev/fleet/transfer"
 )
@@ -184,9 +184,9 @@ func copyScratch(c *Call, prefix string) (string, error) {
 func copyContentText(v any) string {
 	switch v.(type) {
 	case map[string]any, []any:
-		var b strings.Builder
-		copyPyJSON(&b, v)
-		return b.String()
+		if s, err := jinja.JSON(v); err == nil {
+			return s
+		}
 	}
 	return copyPyScalar(v)
 }
@@ -717,90 +717,6 @@ func copyNames(r *transfer.Remote, uid, gid int) (owner, group string) {
 		group = name
 	}
 	return owner, group
-}
-
-// copyPyJSON writes v as Python's json.dumps does by default: ", " and
-// ": " separators and non-ASCII escaped. Mapping keys come sorted, as the
-// rendered arguments keep no order.
-func copyPyJSON(b *strings.Builder, v any) {
-	switch v := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		if v {
-			b.WriteString("true")
-		} else {
-			b.WriteString("false")
-		}
-	case int64:
-		b.WriteString(strconv.FormatInt(v, 10))
-	case float64:
-		switch {
-		case math.IsInf(v, 1):
-			b.WriteString("Infinity")
-		case math.IsInf(v, -1):
-			b.WriteString("-Infinity")
-		case math.IsNaN(v):
-			b.WriteString("NaN")
-		default:
-			b.WriteString(copyPyScalar(v))
-		}
-	case string:
-		b.WriteByte('"')
-		for _, r := range v {
-			switch {
-			case r == '"':
-				b.WriteString(`\"`)
-			case r == '\\':
-				b.WriteString(`\\`)
-			case r == '\n':
-				b.WriteString(`\n`)
-			case r == '\r':
-				b.WriteString(`\r`)
-			case r == '\t':
-				b.WriteString(`\t`)
-			case r == '\b':
-				b.WriteString(`\b`)
-			case r == '\f':
-				b.WriteString(`\f`)
-			case r < 0x20 || r > 0x7e && r <= 0xffff:
-				fmt.Fprintf(b, `\u%04x`, r)
-			case r > 0xffff:
-				r1, r2 := utf16.EncodeRune(r)
-				fmt.Fprintf(b, `\u%04x\u%04x`, r1, r2)
-			default:
-				b.WriteRune(r)
-			}
-		}
-		b.WriteByte('"')
-	case []any:
-		b.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			copyPyJSON(b, x)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			copyPyJSON(b, k)
-			b.WriteString(": ")
-			copyPyJSON(b, v[k])
-		}
-		b.WriteByte('}')
-	default:
-		copyPyJSON(b, fmt.Sprint(v))
-	}
 }
 
 // copyArgs reads the arguments of the modules that move files (copy,
