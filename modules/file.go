@@ -357,46 +357,35 @@ func (f *fileTask) setAttrs(target string, ts remoteStat, diff bool) (bool, *Res
 	check := f.c.Check
 	q := shellQuoteAlways(target)
 	chowned := false
-	if f.owner != "" {
-		if check && !ts.exists {
-			changed = true
-		} else {
-			uid, ok := f.lookupID(f.owner, "ownerid")
-			if !ok {
-				r := f.fail("chown failed: failed to look up user "+f.owner, map[string]any{"path": target})
-				return false, &r
-			}
-			if ts.uid != uid {
-				if diff {
-					f.addDiff("owner", ts.uid, uid)
-				}
-				changed = true
-				if !check {
-					f.run(fmt.Sprintf("chown -h %d -- %s", uid, q), "chown failed")
-					chowned = true
-				}
-			}
+	for _, o := range []struct {
+		name, lookup, tool, what, diffKey string
+		have                              int64
+	}{
+		{f.owner, "ownerid", "chown", "user", "owner", ts.uid},
+		{f.group, "groupid", "chgrp", "group", "group", ts.gid},
+	} {
+		if o.name == "" {
+			continue
 		}
-	}
-	if f.group != "" {
 		if check && !ts.exists {
 			changed = true
-		} else {
-			gid, ok := f.lookupID(f.group, "groupid")
-			if !ok {
-				r := f.fail("chgrp failed: failed to look up group "+f.group, map[string]any{"path": target})
-				return false, &r
-			}
-			if ts.gid != gid {
-				if diff {
-					f.addDiff("group", ts.gid, gid)
-				}
-				changed = true
-				if !check {
-					f.run(fmt.Sprintf("chgrp -h %d -- %s", gid, q), "chgrp failed")
-					chowned = true
-				}
-			}
+			continue
+		}
+		id, ok := f.lookupID(o.name, o.lookup)
+		if !ok {
+			r := f.fail(o.tool+" failed: failed to look up "+o.what+" "+o.name, map[string]any{"path": target})
+			return false, &r
+		}
+		if o.have == id {
+			continue
+		}
+		if diff {
+			f.addDiff(o.diffKey, o.have, id)
+		}
+		changed = true
+		if !check {
+			f.run(fmt.Sprintf("%s -h %d -- %s", o.tool, id, q), o.tool+" failed")
+			chowned = true
 		}
 	}
 	if f.mode.set {
