@@ -200,6 +200,7 @@ type playCtx struct {
 	// earlier play, as max_fail_percentage does in Ansible.
 	batchSize int
 	handlers  []*playbook.Task
+	names     sync.Map // task → its rendered name
 }
 
 func (pc *playCtx) aborted() bool {
@@ -350,8 +351,8 @@ func (r *playRun) varsFiles(pc *playCtx, s *hostState) (*vars.Map, error) {
 
 func loadVarsFile(dir, name string) (*vars.Map, error) {
 	path := name
-	if !isAbs(path) {
-		path = dir + string(os.PathSeparator) + name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, name)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -370,8 +371,6 @@ func loadVarsFile(dir, name string) (*vars.Map, error) {
 	}
 	return m, nil
 }
-
-func isAbs(p string) bool { return len(p) > 0 && p[0] == '/' }
 
 // batches splits hosts by a play's serial: sizes in order, the last one
 // repeating; a percentage is of all the play's hosts, at least one.

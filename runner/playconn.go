@@ -27,7 +27,6 @@ type taskConn struct {
 	host string
 
 	mu      sync.Mutex
-	fs      *muxconn.SFTP
 	remote  *transfer.Remote
 	closeFS func()
 }
@@ -83,7 +82,6 @@ func (c *taskConn) Remote(ctx context.Context) (*transfer.Remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.fs = fs
 	c.remote, c.closeFS = sftpRemote(c.m, c.host, fs)
 	return c.remote, nil
 }
@@ -98,7 +96,7 @@ func (c *taskConn) close() {
 	defer c.mu.Unlock()
 	if c.closeFS != nil {
 		c.closeFS()
-		c.closeFS, c.remote, c.fs = nil, nil, nil
+		c.closeFS, c.remote = nil, nil
 	}
 }
 

@@ -236,16 +236,20 @@ func (r *playRun) header(pc *playCtx, t *playbook.Task, handler bool, parallel s
 
 // taskName renders a task's name with the play's and the extra vars, as
 // Ansible shows it; a name that needs host variables is shown as written.
+// It is the same for every host, so it is rendered once per play.
 func (r *playRun) taskName(pc *playCtx, t *playbook.Task) string {
 	name := t.DisplayName()
 	if !jinja.IsTemplate(name) {
 		return name
 	}
-	v, err := r.engine.Render(name, layers{r.extraLayer(), mapLayer{t.Vars}, mapLayer{pc.vars}})
-	if err != nil {
-		return name
+	if v, ok := pc.names.Load(t); ok {
+		return v.(string)
 	}
-	return jinja.String(v)
+	if v, err := r.engine.Render(name, layers{r.extraLayer(), mapLayer{t.Vars}, mapLayer{pc.vars}}); err == nil {
+		name = jinja.String(v)
+	}
+	pc.names.Store(t, name)
+	return name
 }
 
 // runTask runs one task (or handler) on hosts: at once, at most --forks
@@ -545,7 +549,7 @@ func (r *playRun) resolveInclude(pc *playCtx, t *playbook.Task, s *hostState) (*
 			o.result = map[string]any{"failed": true, "msg": o.msg}
 			return o, nil
 		}
-		name := jinja.String(first(args, "_raw_params"))
+		name := jinja.String(args["_raw_params"])
 		path := name
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(filepath.Dir(t.Pos.File), name)
@@ -613,15 +617,6 @@ func withVarsIf(tasks []*playbook.Task, vs map[string]any) []*playbook.Task {
 		return nil
 	}
 	return withVars(tasks, vs)
-}
-
-func first(m map[string]any, keys ...string) any {
-	for _, k := range keys {
-		if v, ok := m[k]; ok {
-			return v
-		}
-	}
-	return ""
 }
 
 func loopVar(t *playbook.Task) string {
