@@ -2,6 +2,7 @@ package playbook
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -489,4 +490,23 @@ func (c *ctx) checkTemplates(m *vars.Map, line int, skip ...string) error {
 		}
 	}
 	return nil
+}
+
+// HasTask reports whether a task of p (in any section, block, parallel
+// block or statically read include) is named pattern or matches it as a
+// glob, as --start-at-task compares names.
+func (p *Play) HasTask(pattern string) bool {
+	var walk func([]*Task) bool
+	walk = func(ts []*Task) bool {
+		for _, t := range ts {
+			if ok, _ := path.Match(pattern, t.Name); ok || t.Name == pattern {
+				return true
+			}
+			if walk(t.Block) || walk(t.Rescue) || walk(t.Always) || walk(t.Parallel) || walk(t.Included) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(p.PreTasks) || walk(p.Tasks) || walk(p.PostTasks)
 }

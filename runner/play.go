@@ -402,7 +402,7 @@ func (r *playRun) runBatch(ctx context.Context, pc *playCtx) {
 	body := func(ctx context.Context, hosts []*hostState) {
 		// With --start-at-task, facts are gathered only from the play
 		// that holds the task on (as Ansible does).
-		if p.GatherFacts && (r.hasStarted() || playHas(p, r.opts.StartAtTask)) {
+		if p.GatherFacts && (r.hasStarted() || p.HasTask(r.opts.StartAtTask)) {
 			r.gatherFacts(ctx, pc, hosts)
 		}
 		r.loadVarsFiles(pc, r.live(pc, hosts))
@@ -541,27 +541,4 @@ func (r *playRun) hasStarted() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.started
-}
-
-// playHas reports whether a task of p is named name (or matches it as a
-// glob), as --start-at-task compares.
-func playHas(p *playbook.Play, name string) bool {
-	found := false
-	var walk func([]*playbook.Task)
-	walk = func(ts []*playbook.Task) {
-		for _, t := range ts {
-			if ok, _ := filepath.Match(name, t.Name); ok || t.Name == name {
-				found = true
-			}
-			walk(t.Block)
-			walk(t.Rescue)
-			walk(t.Always)
-			walk(t.Parallel)
-			walk(t.Included)
-		}
-	}
-	walk(p.PreTasks)
-	walk(p.Tasks)
-	walk(p.PostTasks)
-	return found
 }

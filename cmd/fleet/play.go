@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -339,32 +338,15 @@ func (a *app) pool(cf *connFlags) (*conns, error) {
 	return c, nil
 }
 
-// anyTaskNamed reports whether a task of books (or a handler) is named
-// name, or matches it as a glob, as --start-at-task compares.
+// anyTaskNamed reports whether a task of books is named name, or matches
+// it as a glob, as --start-at-task compares.
 func anyTaskNamed(books []*playbook.Playbook, name string) bool {
-	found := false
-	check := func(t *playbook.Task) {
-		if ok, _ := filepath.Match(name, t.Name); ok || t.Name == name {
-			found = true
-		}
-	}
-	var walk func([]*playbook.Task)
-	walk = func(ts []*playbook.Task) {
-		for _, t := range ts {
-			check(t)
-			walk(t.Block)
-			walk(t.Rescue)
-			walk(t.Always)
-			walk(t.Parallel)
-			walk(t.Included)
-		}
-	}
 	for _, pb := range books {
 		for _, p := range pb.Plays {
-			walk(p.PreTasks)
-			walk(p.Tasks)
-			walk(p.PostTasks)
+			if p.HasTask(name) {
+				return true
+			}
 		}
 	}
-	return found
+	return false
 }
