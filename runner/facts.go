@@ -119,22 +119,27 @@ func parseFacts(out string) map[string]any {
 	return f
 }
 
-// distribution names a distribution and its family as Ansible does.
-func distribution(id, like, name string) (dist, family string) {
-	names := map[string]string{"debian": "Debian", "ubuntu": "Ubuntu", "centos": "CentOS", "rhel": "RedHat",
+// distNames and distFamilies name a distribution and its family by its
+// os-release ID, as Ansible does.
+var (
+	distNames = map[string]string{"debian": "Debian", "ubuntu": "Ubuntu", "centos": "CentOS", "rhel": "RedHat",
 		"fedora": "Fedora", "rocky": "Rocky", "almalinux": "AlmaLinux", "alpine": "Alpine", "arch": "Archlinux",
 		"opensuse-leap": "openSUSE Leap", "sles": "SLES", "amzn": "Amazon", "ol": "OracleLinux", "linuxmint": "Linux Mint"}
-	families := map[string]string{"debian": "Debian", "ubuntu": "Debian", "linuxmint": "Debian", "centos": "RedHat",
+	distFamilies = map[string]string{"debian": "Debian", "ubuntu": "Debian", "linuxmint": "Debian", "centos": "RedHat",
 		"rhel": "RedHat", "fedora": "RedHat", "rocky": "RedHat", "almalinux": "RedHat", "amzn": "RedHat", "ol": "RedHat",
 		"alpine": "Alpine", "arch": "Archlinux", "opensuse-leap": "Suse", "sles": "Suse"}
-	dist = names[id]
+)
+
+// distribution names a distribution and its family as Ansible does.
+func distribution(id, like, name string) (dist, family string) {
+	dist = distNames[id]
 	if dist == "" && name != "" {
 		dist, _, _ = strings.Cut(name, " ")
 	}
-	family = families[id]
+	family = distFamilies[id]
 	if family == "" {
 		for _, l := range strings.Fields(like) {
-			if f := families[l]; f != "" {
+			if f := distFamilies[l]; f != "" {
 				family = f
 				break
 			}
