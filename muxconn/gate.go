@@ -16,7 +16,13 @@ type SessionGate struct {
 	peak   int
 	proven int           // the most sessions the server has accepted at once
 	freed  chan struct{} // closed and replaced each time a slot frees
+	// idle are held slots whose sessions sit unused (a host's long-lived
+	// shell between commands): a caller that finds no free slot takes one
+	// back by calling its reclaim, which closes the session.
+	idle []*idleSlot
 }
+
+type idleSlot struct{ reclaim func() }
 
 // NewSessionGate returns a gate admitting limit sessions at once (at least 1).
 func NewSessionGate(limit int) *SessionGate {
@@ -37,7 +43,12 @@ func (g *SessionGate) acquire(ctx context.Context, gone <-chan struct{}) error {
 			return nil
 		}
 		freed := g.freed
+		r := g.takeIdleLocked()
 		g.mu.Unlock()
+		if r != nil {
+			r.reclaim() // its Release frees the slot: loop and take it
+			continue
+		}
 		select {
 		case <-freed:
 		case <-ctx.Done():
@@ -48,16 +59,59 @@ func (g *SessionGate) acquire(ctx context.Context, gone <-chan struct{}) error {
 	}
 }
 
-// tryAcquire takes a free slot if there is one.
+// tryAcquire takes a free slot if there is one, reclaiming an idle one
+// when that is all there is.
 func (g *SessionGate) tryAcquire() bool {
+	for {
+		g.mu.Lock()
+		if g.active < g.limit {
+			g.active++
+			g.peak = max(g.peak, g.active)
+			g.mu.Unlock()
+			return true
+		}
+		r := g.takeIdleLocked()
+		g.mu.Unlock()
+		if r == nil {
+			return false
+		}
+		r.reclaim()
+	}
+}
+
+// takeIdleLocked removes the oldest idle slot, for the caller to reclaim
+// once it has let go of g.mu (reclaiming releases the slot, which locks).
+func (g *SessionGate) takeIdleLocked() *idleSlot {
+	if len(g.idle) == 0 {
+		return nil
+	}
+	r := g.idle[0]
+	g.idle = g.idle[1:]
+	return r
+}
+
+// park marks a held slot idle: until unpark, a caller finding no free slot
+// may call reclaim, which must close the session and so Release the slot.
+func (g *SessionGate) park(reclaim func()) *idleSlot {
+	r := &idleSlot{reclaim: reclaim}
+	g.mu.Lock()
+	g.idle = append(g.idle, r)
+	g.mu.Unlock()
+	return r
+}
+
+// unpark takes the slot back into use; false means it was reclaimed
+// meanwhile and its session is closed or closing.
+func (g *SessionGate) unpark(r *idleSlot) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.active >= g.limit {
-		return false
+	for i, x := range g.idle {
+		if x == r {
+			g.idle = append(g.idle[:i], g.idle[i+1:]...)
+			return true
+		}
 	}
-	g.active++
-	g.peak = max(g.peak, g.active)
-	return true
+	return false
 }
 
 // opened records that the server accepted a session with the caller's
@@ -84,15 +138,22 @@ func (g *SessionGate) Release() {
 // back and lowers its limit to the sessions still running, but never below
 // what the server has already accepted at once. It returns a channel closed
 // when one of ours ends, or nil when none is running.
+// An idle slot of ours is reclaimed, so that the retry finds room.
 func (g *SessionGate) refused() <-chan struct{} {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.active--
 	g.limit = max(g.active, g.proven, 1)
 	if g.active == 0 {
+		g.mu.Unlock()
 		return nil
 	}
-	return g.freed
+	freed := g.freed
+	r := g.takeIdleLocked()
+	g.mu.Unlock()
+	if r != nil {
+		r.reclaim()
+	}
+	return freed
 }
 
 // Limit returns the current limit; it drops when the server refuses opens.

@@ -16,15 +16,44 @@ type Session struct {
 	*ssh.Session
 	m    *Master
 	once sync.Once
+	idle *idleSlot
+}
+
+// Idle lends s's slot to the gate while s sits unused: a caller that finds
+// no free slot (on a server whose MaxSessions is reached) closes s and
+// takes its slot instead of waiting for it. Busy ends the loan.
+func (s *Session) Idle() {
+	s.idle = s.m.gate.park(s.close)
+}
+
+// Busy takes s back from the gate after Idle. It reports false when s was
+// reclaimed meanwhile: s is closed, and the caller needs a new session.
+func (s *Session) Busy() bool {
+	if s.idle == nil {
+		return true
+	}
+	r := s.idle
+	s.idle = nil
+	return s.m.gate.unpark(r)
 }
 
 // Close closes the channel and frees the session slot.
 func (s *Session) Close() error {
+	if s.idle != nil {
+		s.m.gate.unpark(s.idle)
+		s.idle = nil
+	}
+	s.close()
+	return nil
+}
+
+// close is Close without the loan bookkeeping, which belongs to the
+// session's owner: the gate calls it to reclaim an idle slot.
+func (s *Session) close() {
 	s.once.Do(func() {
 		s.Session.Close()
 		s.m.gate.Release()
 	})
-	return nil
 }
 
 // refusedRetries bounds retries when the server refuses every session and

@@ -53,8 +53,12 @@ type Options struct {
 	Timeout  time.Duration // per command; 0 means none
 	// Stdin is sent to every command on every host; nil sends nothing.
 	Stdin []byte
-	Env   map[string]string
-	Sink  report.Sink
+	// SessionPerCommand runs every command in a session of its own. By
+	// default a host's commands in order (not Parallel, no Stdin) run
+	// one after another in one long-lived shell session (muxconn.Shell).
+	SessionPerCommand bool
+	Env               map[string]string
+	Sink              report.Sink
 }
 
 // Outcome is what a run did, host by host.
@@ -159,13 +163,19 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = runStep(ctx, m, h.Name, i, cmd, opts)
+				results[i] = runStep(ctx, m.Run, h.Name, i, cmd, opts)
 			}()
 		}
 		wg.Wait()
 	} else {
+		run := m.Run
+		if opts.Stdin == nil && len(opts.Commands) > 1 && !opts.SessionPerCommand {
+			sh := m.Shell()
+			defer sh.Close()
+			run = sh.Run
+		}
 		for i, cmd := range opts.Commands {
-			results[i] = runStep(ctx, m, h.Name, i, cmd, opts)
+			results[i] = runStep(ctx, run, h.Name, i, cmd, opts)
 			if results[i].Status != report.OK {
 				results = results[:i+1]
 				break
@@ -186,7 +196,7 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 	return hostDone(st, firstErr, len(results))
 }
 
-func runStep(ctx context.Context, m *muxconn.Master, host string, step int, cmd string, opts Options) report.StepResult {
+func runStep(ctx context.Context, run func(context.Context, muxconn.Command) error, host string, step int, cmd string, opts Options) report.StepResult {
 	res := report.StepResult{Host: host, Step: step, Command: cmd, Exit: -1}
 	stdout := report.LineWriter(opts.Sink, host, step, report.Stdout)
 	stderr := report.LineWriter(opts.Sink, host, step, report.Stderr)
@@ -195,7 +205,7 @@ func runStep(ctx context.Context, m *muxconn.Master, host string, step int, cmd 
 		stdin = bytes.NewReader(opts.Stdin)
 	}
 	res.Start = time.Now()
-	err := m.Run(ctx, muxconn.Command{
+	err := run(ctx, muxconn.Command{
 		Cmd:     cmd,
 		Stdin:   stdin,
 		Stdout:  stdout,

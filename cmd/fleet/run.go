@@ -24,6 +24,8 @@ type runOptions struct {
 	Stdin    string // file to send as stdin; "" = piped stdin if any
 	Group    bool
 	Output   string
+	// SessionPerCommand turns off the one long-lived shell per host.
+	SessionPerCommand bool
 }
 
 func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
@@ -39,6 +41,13 @@ Several -c commands run in order, and a host stops at its first failure;
 with --parallel they run at once as concurrent sessions on each host's
 connection (at most --max-sessions at a time). Piped stdin, or --stdin
 FILE, is sent to every command on every host.
+
+Commands in order run one after another in one session per host: a
+long-lived login shell runs each in a subshell of its own, so nothing one
+command changes (directory, variables, umask) reaches the next, and its
+input is /dev/null. That spares the host starting a session and a login
+shell per command. --session-per-command gives every command a session of
+its own instead, as ` + "`ssh host CMD`" + ` per command.
 
 Exit codes: 0 all ok; 2 a command failed on some host; 4 some host was
 unreachable; 6 both; 130 interrupted; 1 bad input (nothing ran).`,
@@ -78,6 +87,7 @@ unreachable; 6 both; 130 interrupted; 1 bad input (nothing ran).`,
 	f.DurationVar(&opts.Timeout, "timeout", 0, "stop each command after this long (e.g. 30s); the host fails with \"timed out\"")
 	f.StringVar(&opts.Stdin, "stdin", "", "send this file's content as every command's stdin")
 	f.BoolVar(&opts.Group, "group", false, "print each distinct output once at the end, under its folded host list (like clush -b)")
+	f.BoolVar(&opts.SessionPerCommand, "session-per-command", false, "run every command in a session of its own, not in one long-lived shell per host")
 	f.StringVar(&opts.Output, "output", "text", "text or json (JSON lines: one object per line of output and per result)")
 	addConnFlags(cmd, &opts.conn)
 	return cmd
@@ -137,6 +147,8 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 		Timeout:  opts.Timeout,
 		Stdin:    stdin,
 		Sink:     sink,
+
+		SessionPerCommand: opts.SessionPerCommand,
 	})
 	if outcome.Interrupted {
 		// What was collected so far is still shown; a summary of a

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"fleetrun.dev/fleet/internal/sshdtest"
+)
+
+// A host's commands in order run in one long-lived shell session against
+// real sshd, each as if alone; --session-per-command gives each its own.
+func TestSSHDCommandsShareOneShell(t *testing.T) {
+	lab := newSSHDLab(t, 2, sshdtest.Options{})
+	lab.write(t)
+	cmds := []string{
+		"echo {a,b}",           // the login shell (bash) runs the commands
+		"cd /; X=1; umask 077", // none of this reaches the next one
+		`pwd; echo "X=$X"; umask`,
+		"cat; echo stdin-empty",
+		"echo err >&2; exit 3",
+		"echo never",
+	}
+	for _, mode := range []struct {
+		flags    []string
+		sessions int
+	}{{nil, 1}, {[]string{"--session-per-command"}, 5}} {
+		t.Run(fmt.Sprint(mode.flags), func(t *testing.T) {
+			before := make([]int, len(lab.servers))
+			for i, s := range lab.servers {
+				before[i] = s.CountLog("Starting session: command")
+			}
+			args := append([]string{"run", "all"}, mode.flags...)
+			for _, c := range cmds {
+				args = append(args, "-c", c)
+			}
+			r := lab.fleet(t, args...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2 (step 5 fails)", r.code)
+			}
+			for i, s := range lab.servers {
+				name := lab.names[i]
+				for _, want := range []string{
+					`\[1\] \| a b$`,
+					`\[3\] \| /\S+$`, `\[3\] \| X=$`, `\[3\] \| 0022$`,
+					`\[4\] \| stdin-empty$`,
+					`\[5\] ! err$`,
+					`\[5\] ! exit 3: `,
+				} {
+					if !regexp.MustCompile(`(?m)^` + name + ` ` + want).MatchString(r.stdout) {
+						t.Errorf("%s: no line matching %q", name, want)
+					}
+				}
+				if strings.Contains(r.stdout, "never") {
+					t.Errorf("%s: the step after the failure ran", name)
+				}
+				if got := waitLog(t, s, "Starting session: command", before[i]+mode.sessions) - before[i]; got != mode.sessions {
+					t.Errorf("%s: %d sessions started, want %d", name, got, mode.sessions)
+				}
+			}
+		})
+	}
+}
+
+// A command's timeout reaches the command itself in the long-lived shell,
+// and the host's next run still works.
+func TestSSHDShellTimeout(t *testing.T) {
+	lab := newSSHDLab(t, 1, sshdtest.Options{})
+	lab.write(t)
+	// t.TempDir's parent is private to root; the login user needs a
+	// directory it can reach.
+	dir, err := os.MkdirTemp("", "fleet-shell-timeout-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "got-term")
+	r := lab.fleet(t, "run", "all", "--timeout", "1s",
+		"-c", "echo first",
+		"-c", "trap 'touch "+marker+"; exit 0' TERM; sleep 60 & wait",
+		"-c", "echo never")
+	if r.code != 2 || !strings.Contains(r.stdout, "timed out after 1s") || strings.Contains(r.stdout, "never") {
+		t.Fatalf("exit %d, want 2 with a timeout and nothing after it", r.code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timed-out command never got TERM")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := lab.fleet(t, "run", "all", "-c", "echo again", "-c", "echo and again"); r.code != 0 || !strings.Contains(r.stdout, "and again") {
+		t.Errorf("the next run: exit %d", r.code)
+	}
+}

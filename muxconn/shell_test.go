@@ -1,0 +1,231 @@
+package muxconn_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fleetrun.dev/fleet/internal/labhost"
+	"fleetrun.dev/fleet/muxconn"
+)
+
+// shellRun runs cmd through sh and returns its output and error.
+func shellRun(ctx context.Context, sh *muxconn.Shell, cmd string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	err := sh.Run(ctx, muxconn.Command{Cmd: cmd, Stdout: &out, Stderr: &errOut})
+	return out.String(), errOut.String(), err
+}
+
+func exitStatus(err error) int {
+	var exit *muxconn.ExitError
+	if errors.As(err, &exit) {
+		return exit.Status
+	}
+	if err == nil {
+		return 0
+	}
+	return -100
+}
+
+// A Shell runs many commands in one session, each as if alone.
+func TestShellRunsCommandsInOneSession(t *testing.T) {
+	l := newLab(t, 1, labhost.Options{})
+	ctx := testCtx(t)
+	m, err := l.pool(t, nil).Get(ctx, l.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	sh := m.Shell()
+	defer sh.Close()
+	home, _, err := shellRun(ctx, sh, "pwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	big := strings.Repeat("0123456789abcdef", 8192) // 128 KiB, more than a window's worth of writes
+	steps := []struct {
+		cmd, out, errOut string
+		status           int
+	}{
+		{"echo one", "one\n", "", 0},
+		{"printf 'no newline'", "no newline", "", 0},
+		{"echo to-stderr >&2; exit 3", "", "to-stderr\n", 3},
+		{"cd /; x=set; umask 077; trap 'echo trapped' EXIT", "trapped\n", "", 0},
+		// Nothing of the one before is left: not its directory, variable,
+		// umask or trap.
+		{`pwd; echo "x=$x"; umask`, home + "x=\n0022\n", "", 0},
+		{"cat; echo read-nothing", "read-nothing\n", "", 0},
+		{"echo a\necho b\n\necho 'c\\'", "a\nb\nc\\\n", "", 0},
+		{"printf '\\n\\n'", "\n\n", "", 0},
+		{"exit 0", "", "", 0},
+		{"", "", "", 0},
+		{"printf %s " + big, big, "", 0},
+		{"sh -c 'kill -TERM $$'", "", "Terminated\n", 128 + 15}, // the shell says so, as it would after `cmd;`
+		{"false", "", "", 1},
+		{"echo after", "after\n", "", 0},
+	}
+	for _, s := range steps {
+		out, errOut, err := shellRun(ctx, sh, s.cmd)
+		if out != s.out || errOut != s.errOut || exitStatus(err) != s.status {
+			t.Errorf("%q: stdout %.60q stderr %q err %v; want %.60q %q exit %d", s.cmd, out, errOut, err, s.out, s.errOut, s.status)
+		}
+	}
+	if n := l.Hosts[0].Stats().ExecCount; n != 1 {
+		t.Errorf("%d sessions ran commands, want 1", n)
+	}
+}
+
+// A command that kills the shell it runs in, a timeout and a cancel end
+// that command as they would a session, and the next command gets a new
+// shell.
+func TestShellSurvivesItsCommands(t *testing.T) {
+	l := newLab(t, 1, labhost.Options{})
+	ctx := testCtx(t)
+	m, err := l.pool(t, nil).Get(ctx, l.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	sh := m.Shell()
+	defer sh.Close()
+
+	// $$ in a subshell is the loop's own process.
+	err = sh.Run(ctx, muxconn.Command{Cmd: "kill -KILL $$"})
+	var exit *muxconn.ExitError
+	if !errors.As(err, &exit) || exit.Signal != "KILL" {
+		t.Errorf("killing the shell: %v, want exit by KILL", err)
+	}
+	if out, _, err := shellRun(ctx, sh, "echo next"); err != nil || out != "next\n" {
+		t.Errorf("after the kill: %q %v", out, err)
+	}
+
+	// (That the timeout's TERM reaches the command is checked against
+	// real sshd: the lab host kills the session's process group when the
+	// channel closes, right after the signal.)
+	start := time.Now()
+	err = sh.Run(ctx, muxconn.Command{Cmd: "sleep 30", Timeout: 300 * time.Millisecond})
+	var to *muxconn.TimeoutError
+	if !errors.As(err, &to) {
+		t.Errorf("timeout: %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("the timeout took %s", time.Since(start))
+	}
+	if out, _, err := shellRun(ctx, sh, "echo next"); err != nil || out != "next\n" {
+		t.Errorf("after the timeout: %q %v", out, err)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- sh.Run(cctx, muxconn.Command{Cmd: "sleep 30"}) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if out, _, err := shellRun(ctx, sh, "echo next"); err != nil || out != "next\n" {
+		t.Errorf("after the cancel: %q %v", out, err)
+	}
+}
+
+// Commands with input, commands at the same time and a login shell that
+// can't run the loop all still run, in sessions of their own.
+func TestShellFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	// A login shell that refuses fleet's loop, as csh or fish would.
+	fake := filepath.Join(dir, "picky-shell")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\ncase \"$2\" in *fleet_m=*) echo 'no such syntax' >&2; exit 1;; esac\nexec /bin/sh -c \"$2\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t, 2, labhost.Options{})
+	picky := newLab(t, 1, labhost.Options{Shell: fake})
+	ctx := testCtx(t)
+
+	m, err := picky.pool(t, nil).Get(ctx, picky.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	sh := m.Shell()
+	for i := range 3 {
+		out, errOut, err := shellRun(ctx, sh, "echo picky")
+		if err != nil || out != "picky\n" || errOut != "" {
+			t.Errorf("run %d on the picky shell: %q %q %v", i, out, errOut, err)
+		}
+	}
+	sh.Close()
+	if n := picky.Hosts[0].Stats().ExecCount; n != 4 { // the loop once, then a session each
+		t.Errorf("picky shell: %d sessions, want 4", n)
+	}
+
+	m, err = l.pool(t, nil).Get(ctx, l.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	sh = m.Shell()
+	defer sh.Close()
+	var out bytes.Buffer
+	if err := sh.Run(ctx, muxconn.Command{Cmd: "cat", Stdin: strings.NewReader("in\n"), Stdout: &out}); err != nil || out.String() != "in\n" {
+		t.Errorf("with input: %q %v", out.String(), err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := strings.Repeat("x", i+1)
+			if out, _, err := shellRun(ctx, sh, "sleep 0.2; echo "+want); err != nil || out != want+"\n" {
+				t.Errorf("concurrent %d: %q %v", i, out, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// On a server that allows one session, an idle shell gives its slot up to
+// whatever else needs it, and comes back after.
+func TestShellIdleSlotIsReclaimed(t *testing.T) {
+	l := newLab(t, 1, labhost.Options{MaxSessions: 1})
+	ctx := testCtx(t)
+	for _, our := range []int{1, 10} { // the gate knows the limit, or learns it
+		tg := l.target(0)
+		tg.MaxSessions = our
+		p := l.pool(t, nil)
+		m, err := p.Get(ctx, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := m.Shell()
+		if out, _, err := shellRun(ctx, sh, "echo 1"); err != nil || out != "1\n" {
+			t.Fatalf("gate %d: %q %v", our, out, err)
+		}
+		var out bytes.Buffer
+		if err := m.Run(ctx, muxconn.Command{Cmd: "echo plain", Stdout: &out}); err != nil || out.String() != "plain\n" {
+			t.Errorf("gate %d: a session beside the idle shell: %q %v", our, out.String(), err)
+		}
+		fs, err := m.SFTP(ctx)
+		if err != nil {
+			t.Errorf("gate %d: SFTP beside the idle shell: %v", our, err)
+		} else {
+			fs.Close()
+		}
+		if out, _, err := shellRun(ctx, sh, "echo 2"); err != nil || out != "2\n" {
+			t.Errorf("gate %d: the shell after giving up its slot: %q %v", our, out, err)
+		}
+		sh.Close()
+		m.Release()
+	}
+}
