@@ -19,11 +19,12 @@ type Output struct {
 // Conn is one host's side of a task: commands and files over the host's
 // one connection (or the local machine, for delegate_to: localhost).
 type Conn interface {
-	// Run runs cmd through the login user's shell, as `ssh host CMD`
-	// does, feeding it stdin, with env added to its environment. A
-	// non-zero exit is not an error: err is non-nil only when the command
-	// could not run or its outcome is unknown (the connection was lost,
-	// ctx ended); then the host is unreachable if Lost says so.
+	// Run runs cmd with /bin/sh (`/bin/sh -c CMD`) whatever the login
+	// shell is, as Ansible runs its modules, feeding it stdin, with env
+	// added to its environment. A non-zero exit is not an error: err is
+	// non-nil only when the command could not run or its outcome is
+	// unknown (the connection was lost, ctx ended); then the host is
+	// unreachable if Lost says so.
 	Run(ctx context.Context, cmd string, stdin []byte, env map[string]string) (Output, error)
 	// SFTP returns the host's SFTP client, opened on first use; the
 	// executor closes it after the task.

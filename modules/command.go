@@ -151,7 +151,7 @@ func runCommandModule(ctx context.Context, c *Call, shell bool) (Result, error) 
 	}
 
 	start := time.Now()
-	out, err := shellExec(ctx, c, sh.String(), stdin)
+	out, err := exec(ctx, c, sh.String(), stdin)
 	end := time.Now()
 	if err != nil {
 		return Result{}, err

@@ -89,7 +89,7 @@ func runFile(ctx context.Context, c *Call) (Result, error) {
 		}
 	}
 
-	out, err := shellExec(ctx, c, f.probeScript(), nil)
+	out, err := exec(ctx, c, f.probeScript(), nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -153,7 +153,7 @@ func runFile(ctx context.Context, c *Call) (Result, error) {
 	rp := shellQuoteAlways(f.resultPath(res))
 	f.lines = append(f.lines, fmt.Sprintf(`fleet_st final %s; fleet_st finalL %s -L; fleet_rec done 1`, rp, rp))
 	script := shellStatFuncs + fmt.Sprintf("fleet_fail() { printf '%%s\\0err=%%s\\0detail=%%s\\0' %s \"$1\" \"$fleet_o\"; exit 0; }\n", f.mark) + strings.Join(f.lines, "\n") + "\n"
-	out, err = shellExec(ctx, c, script, f.kidOps)
+	out, err = exec(ctx, c, script, f.kidOps)
 	if err != nil {
 		return Result{}, err
 	}

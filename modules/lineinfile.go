@@ -74,7 +74,7 @@ func runLineinfile(ctx context.Context, c *Call) (Result, error) {
 	sh.line(`fleet_d=$(dirname -- "$p"); if [ -e "$fleet_d" ]; then fleet_rec direxists 1; fi`)
 	f.probeIDs(&sh)
 	sh.line(`fleet_rec %s ""; if [ -e "$p" ]; then exec cat -- "$p"; fi`, contentMarker)
-	out, err := shellExec(ctx, c, sh.String(), nil)
+	out, err := exec(ctx, c, sh.String(), nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -200,7 +200,7 @@ func runLineinfile(ctx context.Context, c *Call) (Result, error) {
 		if writes > 0 {
 			stdin = after
 		}
-		out, err := shellExec(ctx, c, script, stdin)
+		out, err := exec(ctx, c, script, stdin)
 		if err != nil {
 			return Result{}, err
 		}

@@ -48,8 +48,9 @@ func Run(ctx context.Context, c *Call) (Result, error) {
 	return f(ctx, c)
 }
 
-// exec runs script on the host as the call's become user (sudo when
-// c.Become is set), with the call's environment, feeding it stdin. The
+// exec runs a POSIX sh script on the host with /bin/sh (Conn.Run), as the
+// call's become user (sudo when c.Become is set, which runs it with sh
+// too), with the call's environment, feeding it stdin. The
 // environment is set inside the become wrapper, as Ansible does, because
 // sudo would reset it and sshd refuses most variables sent by name.
 func exec(ctx context.Context, c *Call, script string, stdin []byte) (Output, error) {

@@ -40,7 +40,7 @@ func runScript(ctx context.Context, c *Call) (Result, error) {
 		if removes != "" {
 			sh.line("if ! test -e %s; then echo removes; exit 0; fi", shq(removes))
 		}
-		out, err := shellExec(ctx, c, sh.String(), nil)
+		out, err := exec(ctx, c, sh.String(), nil)
 		if err != nil {
 			return Result{}, err
 		}
@@ -97,7 +97,7 @@ func runScript(ctx context.Context, c *Call) (Result, error) {
 	sh.line(`if ! (umask 077 && mkdir %s && cat > %s && chmod 700 %s); then rm -rf %s; printf '%%s\0' %s; exit 0; fi`, shq(dir), shq(remote), shq(remote), shq(dir), mark)
 	sh.line("( %s\n) </dev/null", target)
 	sh.line("fleet_rc=$?; rm -rf %s; exit $fleet_rc", shq(dir))
-	out, err := shellExec(ctx, c, sh.String(), text)
+	out, err := exec(ctx, c, sh.String(), text)
 	if err != nil {
 		return Result{}, err
 	}

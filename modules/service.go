@@ -82,7 +82,7 @@ type svcTask struct {
 // back as records "KEY_rc", "KEY_out" and "KEY_err".
 func (s *svcTask) svcRun(ctx context.Context, body string) (shellRecords, *Result, error) {
 	script := shellStatFuncs + svcTools() + body + "fleet_rec done 1\n"
-	out, err := shellExec(ctx, s.c, script, nil)
+	out, err := exec(ctx, s.c, script, nil)
 	if err != nil {
 		return nil, nil, err
 	}

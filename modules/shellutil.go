@@ -8,7 +8,6 @@ package modules
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -469,17 +468,6 @@ func pyTimedelta(d time.Duration) string {
 // decodes it (invalid UTF-8 replaced).
 func outputText(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
-
-// shellExec runs a POSIX sh script on the host through exec, under
-// /bin/sh whatever the login shell is (zsh would not split words or
-// leave unmatched globs alone, fish would not parse it); through sudo,
-// exec already runs it with sh.
-func shellExec(ctx context.Context, c *Call, script string, stdin []byte) (Output, error) {
-	if c.Become == nil {
-		script = "exec /bin/sh -c " + shellQuoteAlways(script)
-	}
-	return exec(ctx, c, script, stdin)
 }
 
 // failedResult is a module failure with Ansible's message and fields.

@@ -61,7 +61,7 @@ func runStat(ctx context.Context, c *Call) (Result, error) {
 		sh.line(`  if command -v lsattr >/dev/null 2>&1; then fleet_rec attr "$(lsattr -vd -- "$p" 2>/dev/null)"; fi`)
 	}
 	sh.line("fi")
-	out, err := shellExec(ctx, c, sh.String(), nil)
+	out, err := exec(ctx, c, sh.String(), nil)
 	if err != nil {
 		return Result{}, err
 	}

@@ -206,7 +206,7 @@ func (w *waitFor) look(ctx context.Context, read bool) (shellRecords, []byte, er
 	} else {
 		sh.line(`fleet_rec %s ""`, contentMarker)
 	}
-	out, err := shellExec(ctx, w.c, sh.String(), nil)
+	out, err := exec(ctx, w.c, sh.String(), nil)
 	if err != nil {
 		return nil, nil, err
 	}

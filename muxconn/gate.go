@@ -96,6 +96,9 @@ func (g *SessionGate) park(reclaim func()) *idleSlot {
 	r := &idleSlot{reclaim: reclaim}
 	g.mu.Lock()
 	g.idle = append(g.idle, r)
+	// Wake the waiters: one of them may take this slot now.
+	close(g.freed)
+	g.freed = make(chan struct{})
 	g.mu.Unlock()
 	return r
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,7 @@ func TestShellRunsCommandsInOneSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Release()
-	sh := m.Shell()
+	sh := m.Shell(muxconn.LoginShell)
 	defer sh.Close()
 	home, _, err := shellRun(ctx, sh, "pwd")
 	if err != nil {
@@ -93,7 +94,7 @@ func TestShellSurvivesItsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Release()
-	sh := m.Shell()
+	sh := m.Shell(muxconn.LoginShell)
 	defer sh.Close()
 
 	// $$ in a subshell is the loop's own process.
@@ -158,7 +159,7 @@ func TestShellFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Release()
-	sh := m.Shell()
+	sh := m.Shell(muxconn.LoginShell)
 	for i := range 3 {
 		out, errOut, err := shellRun(ctx, sh, "echo picky")
 		if err != nil || out != "picky\n" || errOut != "" {
@@ -175,7 +176,7 @@ func TestShellFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Release()
-	sh = m.Shell()
+	sh = m.Shell(muxconn.LoginShell)
 	defer sh.Close()
 	var out bytes.Buffer
 	if err := sh.Run(ctx, muxconn.Command{Cmd: "cat", Stdin: strings.NewReader("in\n"), Stdout: &out}); err != nil || out.String() != "in\n" {
@@ -208,7 +209,7 @@ func TestShellIdleSlotIsReclaimed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sh := m.Shell()
+		sh := m.Shell(muxconn.LoginShell)
 		if out, _, err := shellRun(ctx, sh, "echo 1"); err != nil || out != "1\n" {
 			t.Fatalf("gate %d: %q %v", our, out, err)
 		}
@@ -227,5 +228,79 @@ func TestShellIdleSlotIsReclaimed(t *testing.T) {
 		}
 		sh.Close()
 		m.Release()
+	}
+}
+
+// LoginShell runs commands as the login shell would, BinSh with /bin/sh,
+// through the long-lived shell and in the sessions it falls back to.
+func TestShellKinds(t *testing.T) {
+	if _, err := os.Stat("/bin/bash"); err != nil {
+		t.Skip("no /bin/bash to be the login shell")
+	}
+	l := newLab(t, 1, labhost.Options{Shell: "/bin/bash"})
+	ctx := testCtx(t)
+	m, err := l.pool(t, nil).Get(ctx, l.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	const probe = `[ -n "$BASH_VERSION" ] && echo bash || echo sh`
+	for _, c := range []struct {
+		kind muxconn.ShellKind
+		want string
+	}{{muxconn.LoginShell, "bash\n"}, {muxconn.BinSh, "sh\n"}} {
+		sh := m.Shell(c.kind)
+		if out, _, err := shellRun(ctx, sh, probe); err != nil || out != c.want {
+			t.Errorf("kind %d, through the shell: %q %v, want %q", c.kind, out, err, c.want)
+		}
+		var out bytes.Buffer
+		// With input, the command runs in a session of its own.
+		if err := sh.Run(ctx, muxconn.Command{Cmd: probe + "; cat", Stdin: strings.NewReader("in\n"), Stdout: &out}); err != nil || out.String() != c.want+"in\n" {
+			t.Errorf("kind %d, in a session: %q %v, want %q", c.kind, out.String(), err, c.want+"in\n")
+		}
+		sh.Close()
+	}
+}
+
+// RunSeq sends a sequence at once; the shell stops at the first failure
+// and nothing after it runs; each command's output is its own.
+func TestShellRunSeq(t *testing.T) {
+	dir := t.TempDir()
+	l := newLab(t, 1, labhost.Options{})
+	ctx := testCtx(t)
+	m, err := l.pool(t, nil).Get(ctx, l.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	sh := m.Shell(muxconn.LoginShell)
+	defer sh.Close()
+	never := filepath.Join(dir, "never")
+	script := []string{"echo a; echo a2 >&2", "printf b", "echo c >&2; exit 7", "touch " + never, "touch " + never}
+	outs := make([]bytes.Buffer, len(script))
+	errs := make([]bytes.Buffer, len(script))
+	cmds := make([]muxconn.Command, len(script))
+	for i, c := range script {
+		cmds[i] = muxconn.Command{Cmd: c, Stdout: &outs[i], Stderr: &errs[i]}
+	}
+	var ran []string
+	sh.RunSeq(ctx, cmds, func(i int, err error) { ran = append(ran, fmt.Sprint(i, ":", exitStatus(err))) })
+	if got := strings.Join(ran, " "); got != "0:0 1:0 2:7" {
+		t.Errorf("steps %s, want 0:0 1:0 2:7", got)
+	}
+	for i, want := range [][2]string{{"a\n", "a2\n"}, {"b", ""}, {"", "c\n"}, {"", ""}, {"", ""}} {
+		if outs[i].String() != want[0] || errs[i].String() != want[1] {
+			t.Errorf("command %d: %q %q, want %q %q", i, outs[i].String(), errs[i].String(), want[0], want[1])
+		}
+	}
+	if _, err := os.Stat(never); err == nil {
+		t.Error("a command after the failure ran")
+	}
+	// The same shell runs the next sequence.
+	if out, _, err := shellRun(ctx, sh, "echo again"); err != nil || out != "again\n" {
+		t.Errorf("after the sequence: %q %v", out, err)
+	}
+	if n := l.Hosts[0].Stats().ExecCount; n != 1 {
+		t.Errorf("%d sessions, want 1", n)
 	}
 }

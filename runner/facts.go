@@ -54,13 +54,13 @@ func (r *playRun) gatherFacts(ctx context.Context, pc *playCtx, hosts []*hostSta
 
 func (r *playRun) facts(ctx context.Context, s *hostState) *outcome {
 	start := time.Now()
-	m, err := s.master(ctx, r.conn)
+	m, err := s.master(ctx, r.conn, !r.opts.SessionPerCommand)
 	if err != nil {
 		o := unreachable(err)
 		o.start, o.end = start, time.Now()
 		return o
 	}
-	tc := &taskConn{m: m, host: s.name}
+	tc := &taskConn{m: m, sh: s.sh, host: s.name}
 	out, err := tc.Run(ctx, factsScript, nil, nil)
 	if err != nil {
 		o := unreachable(err)

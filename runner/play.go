@@ -36,6 +36,10 @@ type PlayOptions struct {
 	Become         *bool
 	BecomeUser     string
 	BecomePassword string
+	// SessionPerCommand runs every command in a session of its own; by
+	// default a host's commands run in one long-lived shell session
+	// (muxconn.Shell), as fleet run's do.
+	SessionPerCommand bool
 
 	Sink report.PlaySink
 }

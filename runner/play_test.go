@@ -506,10 +506,13 @@ func TestPlayStrategy(t *testing.T) {
 		if got := rec.status("h0", "wait for h1"); got != "changed" {
 			t.Errorf("h0 waiting for h1's second task: %s, want changed", got)
 		}
-		h1two := rec.index(isResult("h1", "two"))
-		h0wait := rec.index(isResult("h0", "wait for h1"))
-		if h1two < 0 || h0wait < 0 || h1two > h0wait {
-			t.Errorf("h1 finished \"two\" at event %d, after h0 finished its first task at event %d", h1two, h0wait)
+		// h1 started "two" while h0 was still at its first task. (When
+		// each finished is a race: h0 sees the file as soon as it exists,
+		// while h1's task still has its result to make.)
+		h1two, ok1 := rec.result("h1", "two")
+		h0wait, ok2 := rec.result("h0", "wait for h1")
+		if !ok1 || !ok2 || !h1two.Start.Before(h0wait.End) {
+			t.Errorf("h1 started \"two\" at %v, after h0 finished its first task at %v", h1two.Start.Format(time.StampMicro), h0wait.End.Format(time.StampMicro))
 		}
 	})
 }
@@ -1246,6 +1249,37 @@ func TestPlayRecap(t *testing.T) {
 				host, file, _ := strings.Cut(name, "/")
 				if got := readFile(t, filepath.Join(l.root(host), file)); got != want {
 					t.Errorf("%s: %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// Facts and every task's commands on a host run in one long-lived shell
+// session, each as if alone; SessionPerCommand gives each its own.
+func TestPlayCommandsShareOneShell(t *testing.T) {
+	for _, c := range []struct {
+		perCommand bool
+		sessions   int64
+	}{{false, 1}, {true, 6}} { // facts and five tasks
+		t.Run(fmt.Sprint("SessionPerCommand=", c.perCommand), func(t *testing.T) {
+			l := newPlayLab(t, 2, labhost.Options{}, nil)
+			out, rec := l.play(t, context.Background(), "shell-reuse.yml", runner.PlayOptions{SessionPerCommand: c.perCommand})
+			checkExit(t, out, 0)
+			checkRecap(t, out, map[string]string{"h0": "ok=6 changed=5 ignored=1", "h1": "ok=6 changed=5 ignored=1"})
+			for i, h := range []string{"h0", "h1"} {
+				home, _ := rec.result(h, "command module")
+				if r, _ := rec.result(h, "nothing is left"); !strings.HasSuffix(fmt.Sprint(r.Result["stdout"]), "|unset|0022") || strings.HasPrefix(fmt.Sprint(r.Result["stdout"]), "/|") {
+					t.Errorf("%s: the next task saw %q", h, r.Result["stdout"])
+				}
+				if r, _ := rec.result(h, "a failing command"); r.Result["rc"] != int64(4) || r.Result["stderr"] != "oops" {
+					t.Errorf("%s: failing command: rc %v stderr %q", h, r.Result["rc"], r.Result["stderr"])
+				}
+				if r, _ := rec.result(h, "after the failure"); r.Result["stdout"] != "still here" || home.Result["stdout"] != "argv" {
+					t.Errorf("%s: after the failure %q, argv %q", h, r.Result["stdout"], home.Result["stdout"])
+				}
+				if n := l.servers[i].Stats().ExecCount; n != c.sessions {
+					t.Errorf("%s: %d sessions ran commands, want %d", h, n, c.sessions)
 				}
 			}
 		})

@@ -18,12 +18,15 @@ import (
 	"fleetrun.dev/fleet/transfer"
 )
 
-// taskConn is a modules.Conn for one task on one host: commands are
-// sessions on the host's master, and the SFTP session, opened on first
-// use, is closed when the task ends, so that a task holds no session slot
-// it doesn't use (a parallel block runs several tasks on a host at once).
+// taskConn is a modules.Conn for one task on one host: commands run in
+// the host's long-lived shell (or sessions of their own on its master when
+// the shell is busy, has no room, or sh is nil), and the SFTP session,
+// opened on first use, is closed when the task ends, so that a task holds
+// no session slot it doesn't use (a parallel block runs several tasks on a
+// host at once).
 type taskConn struct {
 	m    *muxconn.Master
+	sh   *muxconn.Shell // nil: a session per command
 	host string
 
 	mu      sync.Mutex
@@ -35,20 +38,26 @@ var _ modules.Conn = (*taskConn)(nil)
 
 func (c *taskConn) Run(ctx context.Context, cmd string, stdin []byte, env map[string]string) (modules.Output, error) {
 	var stdout, stderr bytes.Buffer
-	mc := muxconn.Command{Cmd: modules.EnvPrefix(env) + cmd, Stdout: &stdout, Stderr: &stderr}
+	cmd = modules.EnvPrefix(env) + cmd
+	var in io.Reader
 	if stdin != nil {
-		mc.Stdin = bytes.NewReader(stdin)
+		in = bytes.NewReader(stdin)
 	}
 	c.mu.Lock()
 	remote := c.remote
 	c.mu.Unlock()
 	var err error
-	if remote != nil {
+	switch {
+	case remote == nil && c.sh != nil:
+		// The host's shell runs commands with /bin/sh (muxconn.BinSh).
+		err = c.sh.Run(ctx, muxconn.Command{Cmd: cmd, Stdin: in, Stdout: &stdout, Stderr: &stderr})
+	case remote != nil:
 		// With an SFTP session open, run through the transfer's Run, which
-		// makes way for the command on a MaxSessions 1 server.
-		err = remote.Run(ctx, mc.Cmd, stdin, &stdout, &stderr)
-	} else {
-		err = c.m.Run(ctx, mc)
+		// makes way for the command on a MaxSessions 1 server. It runs
+		// commands with the login shell: hand over to /bin/sh.
+		err = remote.Run(ctx, "exec /bin/sh -c "+transfer.Quote(cmd), stdin, &stdout, &stderr)
+	default:
+		err = c.m.Run(ctx, muxconn.Command{Cmd: "exec /bin/sh -c " + transfer.Quote(cmd), Stdin: in, Stdout: &stdout, Stderr: &stderr})
 	}
 	out := modules.Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	var exit *muxconn.ExitError

@@ -34,6 +34,9 @@ type hostState struct {
 	connOnce sync.Once
 	m        *muxconn.Master
 	mErr     error
+	// sh runs the host's commands without stdin, one at a time, in one
+	// long-lived session; nil with SessionPerCommand.
+	sh *muxconn.Shell
 }
 
 func newHostState(h Host) *hostState {
@@ -42,9 +45,12 @@ func newHostState(h Host) *hostState {
 
 // master returns the host's master, connecting on first use. A failed
 // connection is remembered: the host is unreachable for the whole run.
-func (s *hostState) master(ctx context.Context, conn Connector) (*muxconn.Master, error) {
+func (s *hostState) master(ctx context.Context, conn Connector, shell bool) (*muxconn.Master, error) {
 	s.connOnce.Do(func() {
 		s.m, s.mErr = conn.Get(ctx, s.host.Target)
+		if s.mErr == nil && shell {
+			s.sh = s.m.Shell(muxconn.BinSh)
+		}
 	})
 	return s.m, s.mErr
 }
@@ -85,6 +91,9 @@ func (p *sudoProbes) needsPassword(user string, probe func(cmd string) (failed b
 }
 
 func (s *hostState) release() {
+	if s.sh != nil {
+		s.sh.Close()
+	}
 	if s.m != nil {
 		s.m.Release()
 	}

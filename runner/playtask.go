@@ -994,11 +994,11 @@ func (r *playRun) remote(ctx context.Context, pc *playCtx, t *playbook.Task, s *
 		defer lc.close()
 		call.Conn = lc
 	} else {
-		m, err := s.master(ctx, r.conn)
+		m, err := s.master(ctx, r.conn, !r.opts.SessionPerCommand)
 		if err != nil {
 			return unreachable(err)
 		}
-		tc := &taskConn{m: m, host: s.name}
+		tc := &taskConn{m: m, sh: s.sh, host: s.name}
 		defer tc.close()
 		call.Conn = tc
 	}
@@ -1195,12 +1195,16 @@ func (r *playRun) sudoAsks(ctx context.Context, t *playbook.Task, s *hostState, 
 			return err != nil || out.RC != 0, ctx.Err() == nil
 		})
 	}
-	m, err := s.master(ctx, r.conn)
+	m, err := s.master(ctx, r.conn, !r.opts.SessionPerCommand)
 	if err != nil {
 		return true
 	}
 	return s.sudo.needsPassword(user, func(cmd string) (bool, bool) {
-		err := m.Run(ctx, muxconn.Command{Cmd: cmd})
+		run := m.Run
+		if s.sh != nil {
+			run = s.sh.Run
+		}
+		err := run(ctx, muxconn.Command{Cmd: cmd})
 		return err != nil, ctx.Err() == nil
 	})
 }

@@ -167,15 +167,30 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 			}()
 		}
 		wg.Wait()
-	} else {
-		run := m.Run
-		if opts.Stdin == nil && len(opts.Commands) > 1 && !opts.SessionPerCommand {
-			sh := m.Shell()
-			defer sh.Close()
-			run = sh.Run
-		}
+	} else if opts.Stdin == nil && len(opts.Commands) > 1 && !opts.SessionPerCommand {
+		// One long-lived shell runs the commands, sent all at once; it
+		// stops at the first failure itself.
+		sh := m.Shell(muxconn.LoginShell)
+		defer sh.Close()
+		steps := make([]*step, len(opts.Commands))
+		cmds := make([]muxconn.Command, len(opts.Commands))
 		for i, cmd := range opts.Commands {
-			results[i] = runStep(ctx, run, h.Name, i, cmd, opts)
+			steps[i] = newStep(h.Name, i, cmd, opts)
+			cmds[i] = steps[i].cmd
+		}
+		start, ran := time.Now(), 0
+		sh.RunSeq(ctx, cmds, func(i int, err error) {
+			steps[i].res.Start = start // when the one before ended
+			results[i] = steps[i].finish(ctx, err, opts.Sink)
+			start, ran = results[i].End, i+1
+		})
+		for _, s := range steps[ran:] {
+			s.close()
+		}
+		results = results[:ran]
+	} else {
+		for i, cmd := range opts.Commands {
+			results[i] = runStep(ctx, m.Run, h.Name, i, cmd, opts)
 			if results[i].Status != report.OK {
 				results = results[:i+1]
 				break
@@ -196,25 +211,44 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 	return hostDone(st, firstErr, len(results))
 }
 
-func runStep(ctx context.Context, run func(context.Context, muxconn.Command) error, host string, step int, cmd string, opts Options) report.StepResult {
-	res := report.StepResult{Host: host, Step: step, Command: cmd, Exit: -1}
-	stdout := report.LineWriter(opts.Sink, host, step, report.Stdout)
-	stderr := report.LineWriter(opts.Sink, host, step, report.Stderr)
+func runStep(ctx context.Context, run func(context.Context, muxconn.Command) error, host string, i int, cmd string, opts Options) report.StepResult {
+	s := newStep(host, i, cmd, opts)
+	s.res.Start = time.Now()
+	return s.finish(ctx, run(ctx, s.cmd), opts.Sink)
+}
+
+// step is one command on one host: its output goes to the sink line by
+// line as it comes.
+type step struct {
+	res            report.StepResult
+	cmd            muxconn.Command
+	stdout, stderr io.WriteCloser
+}
+
+func newStep(host string, i int, cmd string, opts Options) *step {
+	s := &step{
+		res:    report.StepResult{Host: host, Step: i, Command: cmd, Exit: -1},
+		stdout: report.LineWriter(opts.Sink, host, i, report.Stdout),
+		stderr: report.LineWriter(opts.Sink, host, i, report.Stderr),
+	}
 	var stdin io.Reader
 	if opts.Stdin != nil {
 		stdin = bytes.NewReader(opts.Stdin)
 	}
-	res.Start = time.Now()
-	err := run(ctx, muxconn.Command{
-		Cmd:     cmd,
-		Stdin:   stdin,
-		Stdout:  stdout,
-		Stderr:  stderr,
-		Env:     opts.Env,
-		Timeout: opts.Timeout,
-	})
-	stdout.Close()
-	stderr.Close()
+	s.cmd = muxconn.Command{Cmd: cmd, Stdin: stdin, Stdout: s.stdout, Stderr: s.stderr, Env: opts.Env, Timeout: opts.Timeout}
+	return s
+}
+
+func (s *step) close() {
+	s.stdout.Close()
+	s.stderr.Close()
+}
+
+// finish records how the command ended (err as muxconn.Master.Run
+// returns it) and reports the step, unless the run was interrupted.
+func (s *step) finish(ctx context.Context, err error, sink report.Sink) report.StepResult {
+	s.close()
+	res := s.res
 	res.End = time.Now()
 	if err != nil && ctx.Err() != nil {
 		// Interrupted: the host is not reported at all, so neither is
@@ -239,7 +273,7 @@ func runStep(ctx context.Context, run func(context.Context, muxconn.Command) err
 		res.Status = report.Failed
 		res.Err = hostError(err)
 	}
-	opts.Sink.Step(res)
+	sink.Step(res)
 	return res
 }
 

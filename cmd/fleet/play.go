@@ -37,6 +37,8 @@ type playOptions struct {
 	BecomeUser    string
 	AskBecomePass bool
 	Output        string
+	// SessionPerCommand turns off the one long-lived shell per host.
+	SessionPerCommand bool
 }
 
 func newPlayCmd(a *app, runF func(*playOptions) error) *cobra.Command {
@@ -90,6 +92,7 @@ unreachable; 6 both; 130 interrupted; 1 bad input (nothing ran).`,
 	f.BoolVarP(&opts.Become, "become", "b", false, "run tasks as root (or --become-user) through sudo")
 	f.StringVar(&opts.BecomeUser, "become-user", "", "the user --become runs as (default root)")
 	f.BoolVarP(&opts.AskBecomePass, "ask-become-pass", "K", false, "ask sudo's password once, for every host (become itself comes from -b or the playbook)")
+	f.BoolVar(&opts.SessionPerCommand, "session-per-command", false, "run every remote command in a session of its own, not in one long-lived shell per host")
 	f.StringVar(&opts.Output, "output", "text", "text (Ansible-style) or json (JSON lines, one object per event)")
 	addConnFlags(cmd, &opts.conn)
 	return cmd
@@ -206,6 +209,8 @@ func playRun(cmd *cobra.Command, opts *playOptions) error {
 		Diff:        opts.Diff,
 		StartAtTask: opts.StartAtTask,
 		Forks:       opts.conn.forks,
+
+		SessionPerCommand: opts.SessionPerCommand,
 	}
 	for _, h := range inv.Hosts() {
 		ropts.HostVars[h.Name] = vars.Combine(inv.Vars(h), inv.MagicVars(h))
