@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -302,5 +303,68 @@ func TestShellRunSeq(t *testing.T) {
 	}
 	if n := l.Hosts[0].Stats().ExecCount; n != 1 {
 		t.Errorf("%d sessions, want 1", n)
+	}
+}
+
+// The loop runs under every POSIX login shell; under csh it can't, and
+// commands get sessions of their own. FLEET_REQUIRE_SSHD (CI, which
+// installs them) makes a missing shell a failure.
+func TestShellLoginShells(t *testing.T) {
+	bin := t.TempDir()
+	// busybox runs as sh when called so.
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		if err := os.Symlink(bb, filepath.Join(bin, "sh")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name, path string
+		posix      bool
+	}{
+		{"bash", "/bin/bash", true},
+		{"dash", "/bin/dash", true},
+		{"zsh", "zsh", true},
+		{"mksh", "mksh", true},
+		{"busybox", filepath.Join(bin, "sh"), true},
+		{"tcsh", "tcsh", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path, err := exec.LookPath(c.path)
+			if err != nil {
+				if os.Getenv("FLEET_REQUIRE_SSHD") == "1" && c.name != "busybox" {
+					t.Fatalf("%s is not installed (.ci/run installs it)", c.name)
+				}
+				t.Skipf("%s is not installed", c.name)
+			}
+			l := newLab(t, 1, labhost.Options{Shell: path})
+			ctx := testCtx(t)
+			m, err := l.pool(t, nil).Get(ctx, l.target(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Release()
+			sh := m.Shell(muxconn.LoginShell)
+			defer sh.Close()
+			steps := [][2]string{{"echo one", "one\n"}, {"echo two", "two\n"}}
+			if c.posix {
+				steps = append(steps,
+					[2]string{`cd /; X=1; printf '%s\n' 'a\b  c ' "$X"`, "a\\b  c \n1\n"},
+					[2]string{`pwd | grep -qx / || echo fresh; echo "${X-unset}"`, "fresh\nunset\n"},
+				)
+			}
+			for _, s := range steps {
+				out, errOut, err := shellRun(ctx, sh, s[0])
+				if err != nil || out != s[1] {
+					t.Errorf("%q: %q %q %v, want %q", s[0], out, errOut, err, s[1])
+				}
+			}
+			want := int64(1)
+			if !c.posix {
+				want = 1 + 2 // the loop, refused; then a session each
+			}
+			if n := l.Hosts[0].Stats().ExecCount; n != want {
+				t.Errorf("%d sessions, want %d", n, want)
+			}
+		})
 	}
 }

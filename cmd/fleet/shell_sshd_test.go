@@ -103,3 +103,24 @@ func TestSSHDShellTimeout(t *testing.T) {
 		t.Errorf("the next run: exit %d", r.code)
 	}
 }
+
+// A forced command (sshd's ForceCommand) never runs fleet's loop: every
+// command gets a session of its own and the forced command's answer, as
+// with ssh.
+func TestSSHDShellForcedCommand(t *testing.T) {
+	lab := newSSHDLab(t, 1, sshdtest.Options{Extra: []string{`ForceCommand echo "forced: $SSH_ORIGINAL_COMMAND" | head -c 40`}})
+	lab.write(t)
+	r := lab.fleet(t, "run", "all", "-c", "echo one", "-c", "echo two")
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	for _, want := range []string{`h01 [1] | forced: echo one`, `h01 [2] | forced: echo two`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no line %q", want)
+		}
+	}
+	s := lab.servers[0]
+	if got := waitLog(t, s, "Starting session: forced-command", 3); got != 3 {
+		t.Errorf("%d sessions, want 3 (the loop's, refused, then one per command)", got)
+	}
+}
