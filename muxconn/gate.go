@@ -15,6 +15,7 @@ type SessionGate struct {
 	active int
 	peak   int
 	proven int           // the most sessions the server has accepted at once
+	open   int           // sessions the server accepted that are still open
 	freed  chan struct{} // closed and replaced each time a slot frees
 	// idle are held slots whose sessions sit unused (a host's long-lived
 	// shell between commands): a caller that finds no free slot takes one
@@ -117,12 +118,23 @@ func (g *SessionGate) unpark(r *idleSlot) bool {
 	return false
 }
 
-// opened records that the server accepted a session with the caller's
-// slot held, proving it takes this many at once.
+// opened records that the server accepted a session: with the ones
+// still open, it proves how many the server takes at once. (Slots held by
+// opens still on their way prove nothing.) Close the session with
+// releaseOpened.
 func (g *SessionGate) opened() {
 	g.mu.Lock()
-	g.proven = max(g.proven, g.active)
+	g.open++
+	g.proven = max(g.proven, g.open)
 	g.mu.Unlock()
+}
+
+// releaseOpened frees the slot of a session that opened.
+func (g *SessionGate) releaseOpened() {
+	g.mu.Lock()
+	g.open--
+	g.mu.Unlock()
+	g.Release()
 }
 
 // Release frees a slot taken by acquire.

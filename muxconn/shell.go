@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // Shell runs a host's commands one after another in one long-lived
@@ -30,10 +28,12 @@ import (
 // What differs from a session per command: the command's parent is the
 // long-lived shell, not sshd, and $$ in it is that shell's; one killed by
 // a signal ends with status 128+N, as a shell reports it, not with the
-// signal's name (and the shell may say "Terminated" on stderr, as it does
-// after any command but its last); output of a process it left in the
-// background after it ended is discarded, not waited for; a timeout's
-// TERM reaches the command's subshell, not the processes it started.
+// signal's name; output that a process the command left in the background
+// writes after the command ended is not waited for: it goes to the
+// command running then (or nowhere between runs), where sshd would have
+// kept the command's session open until that process closed its output.
+// A timeout or cancel sends TERM to the shell's whole process group (the
+// command and what it started), through a session of its own.
 //
 // A Shell is safe for concurrent use. It falls back to sessions of their
 // own while the long-lived one is busy with another command, for commands
@@ -119,7 +119,7 @@ func (sh *Shell) RunSeq(ctx context.Context, cmds []Command, step func(i int, er
 		sh.p = nil
 	}
 	if sh.p == nil {
-		p, err := startShell(ctx, sh.m, sh.kind, cmds[0].Env)
+		p, err := startShell(ctx, sh.m, sh.kind, cmds[0].Env, cmds[0].Timeout)
 		if errors.Is(err, errNoShell) {
 			sh.off = true
 			sh.sessions(ctx, cmds, step)
@@ -162,43 +162,68 @@ func (sh *Shell) Close() {
 
 // shellLoop is the long-lived session's command, run by the login shell
 // (or by /bin/sh, for BinSh). It prints a mark on both streams when ready,
-// then reads commands, each a line with its number of lines (and 1 when
-// it is to be skipped if the command before it failed) and those lines. It
-// runs each in a subshell in the background, so that its input is
-// /dev/null and a TERM to the loop can be passed on to it, and prints the
-// mark and its status ("skip" for one skipped) on both streams. The mark
-// follows a newline of its own, which is not the command's output. It is
-// POSIX sh, which bash, dash, ksh and zsh run.
+// with its process id as the status, then reads commands: each a line
+// with its number of lines, 1 when it is to be skipped if the command
+// before it failed, and 1 when its text gained a final newline to be sent,
+// then those lines. It runs each in a subshell, in the foreground (a
+// background one would start with SIGINT and SIGQUIT ignored), from a
+// function (so that a stray break or continue doesn't reach the loop),
+// with the loop's variables unset, and prints the mark and the status
+// ("skip" for one skipped) on both streams. The mark follows a newline of
+// its own, which is not the command's output.
+//
+// Every command gets its stdout and stderr opened anew from the loop's
+// (through /proc, where it can): a command that leaves them non-blocking
+// (node does) leaves it so for itself only. A mark that finds the
+// command's pipe full and non-blocking is retried on a stream opened anew
+// (and, without /proc, retried a while). It is POSIX sh, which bash, dash,
+// ksh, mksh, zsh and busybox run.
 const shellLoop = `fleet_m=%s
 fleet_s=0
-trap 'kill -TERM "$fleet_p" 2>/dev/null; exit 143' TERM
-printf '\n%%s 0\n' "$fleet_m"; printf '\n%%s 0\n' "$fleet_m" >&2
-while IFS=' ' read -r fleet_n fleet_k; do
+fleet_r=
+if ( exec 1>/proc/self/fd/1 2>/proc/self/fd/2 ) 2>/dev/null; then fleet_r=1; fi
+fleet_x() { ( eval "unset fleet_m fleet_s fleet_r fleet_n fleet_k fleet_a fleet_l fleet_i fleet_c; unset -f fleet_x fleet_mark fleet_again
+$fleet_c" ) </dev/null; }
+fleet_mark() {
+until printf '\n%%s %%s\n' "$fleet_m" "$1" 2>/dev/null; do fleet_again || exit 1; done
+until printf '\n%%s %%s\n' "$fleet_m" "$1" >&2 2>/dev/null; do fleet_again || exit 1; done
+fleet_i=0
+}
+fleet_again() {
+if [ -n "$fleet_r" ]; then exec 1>/proc/self/fd/1 2>/proc/self/fd/2; fi
+fleet_i=$((fleet_i + 1)); [ "$fleet_i" -lt 100000 ]
+}
+fleet_i=0
+fleet_mark $$
+while IFS=' ' read -r fleet_n fleet_k fleet_a; do
 fleet_c=
 while [ "$fleet_n" -gt 0 ]; do IFS= read -r fleet_l || exit 1; fleet_c="$fleet_c$fleet_l
 "; fleet_n=$((fleet_n - 1)); done
+[ "$fleet_a" != 1 ] || fleet_c=${fleet_c%%?}
 if [ "$fleet_k" = 1 ] && [ "$fleet_s" != 0 ]; then fleet_s=skip; else
-( eval "$fleet_c" ) </dev/null & fleet_p=$!
-wait "$fleet_p"; fleet_s=$?
+[ -z "$fleet_r" ] || exec 1>/proc/self/fd/1 2>/proc/self/fd/2
+fleet_x; fleet_s=$?
 fi
-printf '\n%%s %%s\n' "$fleet_m" "$fleet_s"; printf '\n%%s %%s\n' "$fleet_m" "$fleet_s" >&2
+fleet_mark "$fleet_s"
 done`
 
 // markSkipped is the status of a mark that says its command was skipped.
 const markSkipped = -1
 
-// shellFrame encodes cmd for the loop: its line count (and " 1" when
-// ifOK, to run it only if the command before succeeded), then its lines.
+// shellFrame encodes cmd for the loop: its line count, 1 (or 0) when
+// ifOK, to run it only if the command before succeeded, and 1 when a final
+// newline was added to it; then its lines.
 func shellFrame(cmd string, ifOK bool) []byte {
-	body := cmd
+	body, added := cmd, "0"
 	if body != "" && !strings.HasSuffix(body, "\n") {
 		body += "\n"
+		added = "1"
 	}
-	head := strconv.Itoa(strings.Count(body, "\n"))
+	k := "0"
 	if ifOK {
-		head += " 1"
+		k = "1"
 	}
-	return []byte(head + "\n" + body)
+	return []byte(strconv.Itoa(strings.Count(body, "\n")) + " " + k + " " + added + "\n" + body)
 }
 
 // shellProc is one long-lived session running the loop.
@@ -210,9 +235,10 @@ type shellProc struct {
 	out    *markSplitter
 	errs   *markSplitter
 	exited chan error // the session's end (Wait's result), sent once
+	pid    int        // the loop's process id on the host, its process group
 }
 
-func startShell(ctx context.Context, m *Master, kind ShellKind, env map[string]string) (*shellProc, error) {
+func startShell(ctx context.Context, m *Master, kind ShellKind, env map[string]string, timeout time.Duration) (*shellProc, error) {
 	var nonce [12]byte
 	_, _ = rand.Read(nonce[:])
 	mark := "fleet-" + hex.EncodeToString(nonce[:])
@@ -249,11 +275,23 @@ func startShell(ctx context.Context, m *Master, kind ShellKind, env map[string]s
 	}()
 	hello := time.NewTimer(shellHelloTimeout)
 	defer hello.Stop()
-	_, err = p.await(ctx, hello.C)
+	// The first command's timeout covers the shell's start, as a
+	// session's start counts in Master.Run's.
+	var first <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		first = t.C
+	}
+	pid, err := p.await(ctx, hello.C, first)
 	switch {
 	case err == nil:
+		p.pid = pid
 		return p, nil
-	case errors.Is(err, errShellEnded), errors.Is(err, errShellTimeout):
+	case errors.Is(err, errShellTimeout):
+		p.abandon()
+		return nil, &TimeoutError{After: timeout}
+	case errors.Is(err, errShellEnded), errors.Is(err, errShellHello):
 		p.abandon()
 		if m.dead() {
 			return nil, m.lost()
@@ -268,6 +306,7 @@ func startShell(ctx context.Context, m *Master, kind ShellKind, env map[string]s
 var (
 	errShellEnded   = errors.New("muxconn: the shell ended")
 	errShellTimeout = errors.New("muxconn: timed out")
+	errShellHello   = errors.New("muxconn: the shell did not say it was ready")
 )
 
 // ended reports whether the loop is gone (killed on the host while idle).
@@ -281,8 +320,9 @@ func (p *shellProc) ended() bool {
 	}
 }
 
-// await waits for the next mark on both streams and returns its status.
-func (p *shellProc) await(ctx context.Context, timeout <-chan time.Time) (int, error) {
+// await waits for the next mark on both streams and returns its status;
+// errShellHello when hello fires, errShellTimeout when timeout does.
+func (p *shellProc) await(ctx context.Context, hello, timeout <-chan time.Time) (int, error) {
 	var st int
 	for _, sp := range []*markSplitter{p.out, p.errs} {
 		for got := false; !got; {
@@ -298,6 +338,8 @@ func (p *shellProc) await(ctx context.Context, timeout <-chan time.Time) (int, e
 				if st, got = sp.take(); !got {
 					return 0, errShellEnded
 				}
+			case <-hello:
+				return 0, errShellHello
 			case <-timeout:
 				return 0, errShellTimeout
 			case <-ctx.Done():
@@ -321,6 +363,8 @@ func (p *shellProc) runSeq(ctx context.Context, cmds []Command, step func(i int,
 	}
 	p.out.to(outs...)
 	p.errs.to(errs...)
+	p.out.release(0)
+	p.errs.release(0)
 	if !p.m.track() {
 		step(0, p.m.lost())
 		return false
@@ -338,7 +382,7 @@ func (p *shellProc) runSeq(ctx context.Context, cmds []Command, step func(i int,
 			timer = time.NewTimer(c.Timeout)
 			timeout = timer.C
 		}
-		st, err := p.await(ctx, timeout)
+		st, err := p.await(ctx, nil, timeout)
 		if timer != nil {
 			timer.Stop()
 		}
@@ -355,7 +399,7 @@ func (p *shellProc) runSeq(ctx context.Context, cmds []Command, step func(i int,
 			step(i, &ExitError{Status: st})
 			// The shell skips the rest: take their marks.
 			for range cmds[i+1:] {
-				if _, err := p.await(ctx, nil); err != nil {
+				if _, err := p.await(ctx, nil, nil); err != nil {
 					if !errors.Is(err, errShellEnded) {
 						p.abandon()
 					}
@@ -368,6 +412,10 @@ func (p *shellProc) runSeq(ctx context.Context, cmds []Command, step func(i int,
 			step(i, &TimeoutError{After: c.Timeout})
 			return false
 		case errors.Is(err, errShellEnded):
+			// Wait has copied all there was: what the splitter held back
+			// as a possible mark is output.
+			p.out.flush()
+			p.errs.flush()
 			p.out.to()
 			p.errs.to()
 			end := <-p.exited
@@ -387,13 +435,25 @@ func (p *shellProc) runSeq(ctx context.Context, cmds []Command, step func(i int,
 	return true
 }
 
-// abandon signals the loop, which passes TERM on to a running command,
-// and closes the session; as Master.abandon, it waits a little only.
+// abandon stops a running command: it closes the session and, in a
+// session of its own, sends TERM to the loop's process group: the loop,
+// the command and what it started (a timeout stops them, as Master.Run's
+// TERM stops a session's command). The kill is best effort, owned by the
+// master; like Master.abandon, abandon waits a little only.
 func (p *shellProc) abandon() {
+	p.out.flush()
+	p.errs.flush()
 	p.out.to()
 	p.errs.to()
-	_ = p.s.Signal(ssh.SIGTERM)
 	p.s.Close()
+	if p.pid > 1 && p.m.track() {
+		go func() {
+			defer p.m.opens.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), shellKillTimeout)
+			defer cancel()
+			_ = p.m.Run(ctx, Command{Cmd: fmt.Sprintf("kill -TERM -- -%d 2>/dev/null", p.pid)})
+		}()
+	}
 	t := time.NewTimer(abandonGrace)
 	defer t.Stop()
 	select {
@@ -402,6 +462,9 @@ func (p *shellProc) abandon() {
 	case <-p.m.done:
 	}
 }
+
+// shellKillTimeout bounds the session that stops an abandoned command.
+const shellKillTimeout = 10 * time.Second
 
 // close ends an idle loop: end of input makes it exit.
 func (p *shellProc) close() {
@@ -413,7 +476,12 @@ func (p *shellProc) close() {
 
 // markSplitter is one of the loop's output streams: it passes a command's
 // bytes on to the command's writer and takes out the loop's marks.
+//
+// Its state is under mu, which is never held while a writer runs: a
+// writer that blocks (a stuck terminal) must not keep await, which takes
+// mu, from seeing a timeout. wmu keeps the writes in order instead.
 type markSplitter struct {
+	wmu sync.Mutex // held while writing to a command's writer
 	mu  sync.Mutex
 	pat []byte // "\n" + mark + " "
 	// ws are the streams of the commands sent, cur the index of the one
@@ -442,34 +510,68 @@ func newMarkSplitter(mark string) *markSplitter {
 	return &markSplitter{pat: []byte("\n" + mark + " "), notify: make(chan struct{}, 1)}
 }
 
-// to sets the streams of the commands sent next, in order; none
-// discards. The first command's stream is open at once and gets what came
-// before the loop was ready.
-func (sp *markSplitter) to(ws ...io.Writer) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	sp.ws, sp.cur, sp.open = ws, 0, 0
-	sp.bufs = make([][]byte, len(ws))
-	sp.held = nil // the tail of left-behind output, not the next command's
-	if len(ws) > 0 && len(sp.early) > 0 {
-		ws[0].Write(sp.early)
-		sp.early = nil
+// chunk is bytes for one writer.
+type chunk struct {
+	w io.Writer
+	b []byte
+}
+
+// write passes chunks on, in order, outside mu.
+func (sp *markSplitter) write(out []chunk) {
+	for _, c := range out {
+		c.w.Write(c.b)
 	}
 }
 
-// release opens the stream of command i, the one before it having been
-// reported, and passes on what it held for it.
-func (sp *markSplitter) release(i int) {
+// to sets the streams of the commands sent next, in order; none
+// discards. Only the first command's stream is open; it gets what came
+// before the loop was ready once released.
+func (sp *markSplitter) to(ws ...io.Writer) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	sp.ws, sp.cur, sp.open = ws, 0, -1
+	sp.bufs = make([][]byte, len(ws))
+	sp.held = nil // the tail of left-behind output, not the next command's
+	if len(ws) > 0 {
+		sp.bufs[0], sp.early = sp.early, nil
+	}
+}
+
+// release opens the stream of command i (the one before it reported, or
+// i is 0) and passes on what was held for it.
+func (sp *markSplitter) release(i int) {
+	sp.wmu.Lock()
+	defer sp.wmu.Unlock()
+	sp.mu.Lock()
 	if i >= len(sp.ws) {
+		sp.mu.Unlock()
 		return
 	}
 	sp.open = i
+	var out []chunk
 	if b := sp.bufs[i]; len(b) > 0 {
-		sp.ws[i].Write(b)
+		out = []chunk{{sp.ws[i], b}}
 	}
 	sp.bufs[i] = nil
+	sp.mu.Unlock()
+	sp.write(out)
+}
+
+// flush passes on the tail held back as a possible start of a mark, once
+// no mark can follow (the loop has ended or is abandoned). It gives up if
+// a writer is stuck: that is when abandon calls it.
+func (sp *markSplitter) flush() {
+	if !sp.wmu.TryLock() {
+		return
+	}
+	defer sp.wmu.Unlock()
+	sp.mu.Lock()
+	held := sp.held
+	sp.held = nil
+	var out []chunk
+	sp.emit(&out, held)
+	sp.mu.Unlock()
+	sp.write(out)
 }
 
 // take returns the status of the oldest mark not yet taken.
@@ -485,43 +587,69 @@ func (sp *markSplitter) take() (int, bool) {
 }
 
 func (sp *markSplitter) Write(p []byte) (int, error) {
+	sp.wmu.Lock()
+	defer sp.wmu.Unlock()
 	sp.mu.Lock()
-	defer sp.mu.Unlock()
 	buf := p
 	if len(sp.held) > 0 {
 		buf = append(sp.held, p...)
 		sp.held = nil
 	}
 	for len(buf) > 0 {
-		i := bytes.Index(buf, sp.pat)
-		if i < 0 {
-			k := partialPrefix(buf, sp.pat)
-			sp.emit(buf[:len(buf)-k])
-			sp.held = append([]byte(nil), buf[len(buf)-k:]...)
-			break
+		var out []chunk
+		st, n, found := sp.scan(&out, buf)
+		buf = buf[n:]
+		if len(out) > 0 {
+			// A command's output is written before its mark is seen:
+			// once await has the mark, the output is all there.
+			sp.mu.Unlock()
+			sp.write(out)
+			sp.mu.Lock()
 		}
-		sp.emit(buf[:i])
-		rest := buf[i+len(sp.pat):]
-		nl := bytes.IndexByte(rest[:min(len(rest), markStatusMax+1)], '\n')
-		if nl < 0 && len(rest) <= markStatusMax {
-			sp.held = append([]byte(nil), buf[i:]...)
-			break
+		if found {
+			sp.marked(st)
 		}
-		st, err := markStatus(rest[:max(nl, 0)])
-		if nl < 0 || err != nil {
-			// Not a mark after all: output that happens to hold the
-			// (secret) mark. Pass it on.
-			sp.emit(buf[i : i+len(sp.pat)])
-			buf = rest
-			continue
-		}
-		sp.marked(st)
-		buf = rest[nl+1:]
 	}
+	sp.mu.Unlock()
 	return len(p), nil
 }
 
-func (sp *markSplitter) emit(b []byte) {
+// scan routes buf's output up to its first mark, or all of it but a
+// tail that may start a mark (kept in held), with mu held. It returns
+// the mark's status and how much of buf it used.
+func (sp *markSplitter) scan(out *[]chunk, buf []byte) (st, n int, found bool) {
+	for n < len(buf) {
+		rest := buf[n:]
+		i := bytes.Index(rest, sp.pat)
+		if i < 0 {
+			k := partialPrefix(rest, sp.pat)
+			sp.emit(out, rest[:len(rest)-k])
+			sp.held = append([]byte(nil), rest[len(rest)-k:]...)
+			return 0, len(buf), false
+		}
+		sp.emit(out, rest[:i])
+		after := rest[i+len(sp.pat):]
+		nl := bytes.IndexByte(after[:min(len(after), markStatusMax+1)], '\n')
+		if nl < 0 && len(after) <= markStatusMax {
+			sp.held = append([]byte(nil), rest[i:]...)
+			return 0, len(buf), false
+		}
+		st, err := markStatus(after[:max(nl, 0)])
+		if nl < 0 || err != nil {
+			// Not a mark after all: output that happens to hold the
+			// (secret) mark. Pass it on.
+			sp.emit(out, rest[i:i+len(sp.pat)])
+			n += i + len(sp.pat)
+			continue
+		}
+		return st, n + i + len(sp.pat) + nl + 1, true
+	}
+	return 0, n, false
+}
+
+// emit routes b, output of command cur, with mu held: to out for an open
+// stream, else to what is held for the command, or nowhere.
+func (sp *markSplitter) emit(out *[]chunk, b []byte) {
 	switch {
 	case len(b) == 0:
 	case !sp.ready:
@@ -529,16 +657,18 @@ func (sp *markSplitter) emit(b []byte) {
 			sp.early = append(sp.early, b[:min(n, len(b))]...)
 		}
 	case sp.cur >= len(sp.ws):
-		// Between batches: output of a process a command left behind.
+		// Between batches: output of a process a command left behind
+		// that came after the batch's last mark.
 	case sp.cur <= sp.open:
-		sp.ws[sp.cur].Write(b)
+		// b stays valid and unchanged until Write returns, after out is
+		// written.
+		*out = append(*out, chunk{sp.ws[sp.cur], b})
 	default:
 		sp.bufs[sp.cur] = append(sp.bufs[sp.cur], b...)
 	}
 }
 
 // marked ends the running command's stream and starts the next one's.
-// Output between commands (of a process one left behind) is discarded.
 func (sp *markSplitter) marked(st int) {
 	if sp.ready {
 		sp.cur++

@@ -47,6 +47,7 @@ func TestMarkSplitter(t *testing.T) {
 				ws[i] = outs[i]
 			}
 			sp.to(ws...)
+			sp.release(0)
 			var writes []string
 			switch {
 			case cutAt < 0:
@@ -90,18 +91,18 @@ func TestMarkSplitter(t *testing.T) {
 
 func TestShellFrame(t *testing.T) {
 	for cmd, want := range map[string]string{
-		"":             "0\n",
-		"echo hi":      "1\necho hi\n",
-		"echo hi\n":    "1\necho hi\n",
-		"a\nb":         "2\na\nb\n",
-		"a\n\nb\n":     "3\na\n\nb\n",
-		"printf '\\n'": "1\nprintf '\\n'\n",
+		"":             "0 0 0\n",
+		"echo hi":      "1 0 1\necho hi\n",
+		"echo hi\n":    "1 0 0\necho hi\n",
+		"a\nb":         "2 0 1\na\nb\n",
+		"a\n\nb\n":     "3 0 0\na\n\nb\n",
+		"printf '\\n'": "1 0 1\nprintf '\\n'\n",
 	} {
 		if got := string(shellFrame(cmd, false)); got != want {
 			t.Errorf("shellFrame(%q) = %q, want %q", cmd, got, want)
 		}
 	}
-	if got := string(shellFrame("a\nb", true)); got != "2 1\na\nb\n" {
+	if got := string(shellFrame("a\nb", true)); got != "2 1 1\na\nb\n" {
 		t.Errorf("shellFrame(ifOK) = %q", got)
 	}
 }
