@@ -54,6 +54,10 @@ type config struct {
 	s5Hosts    int
 	s5Tasks    int
 	realHosts  int
+	// s1Iters runs S1's sub-second rows (fleet, ssh with ControlMaster,
+	// the floor) more often: a single run of 0.05 s moves by half with
+	// the machine's load, and the fleet/floor targets are read off them.
+	s1Iters int
 }
 
 func newConfig(quick bool) config {
@@ -66,6 +70,7 @@ func newConfig(quick bool) config {
 			s5Hosts: 10, s5Tasks: 10}
 	}
 	c.realHosts = max(c.s1Hosts, c.s3Hosts, c.s4Real, c.s5Hosts)
+	c.s1Iters = 5
 	return c
 }
 
@@ -725,10 +730,10 @@ func (b *bench) s1() {
 		{"fleet run", fleetArgs, fleetCheck},
 		{"fleet play", []string{"play", playbook}, recap},
 	} {
-		b.measure(scen, n, servers, b.cfg.iters, variant{tool: f.tool, mode: "cold",
+		b.measure(scen, n, servers, b.cfg.s1Iters, variant{tool: f.tool, mode: "cold",
 			cmd:   func() *exec.Cmd { return b.fleetCmd(l, slices.Concat(f.args, []string{"--fresh"})...) },
 			check: f.check})
-		b.measure(scen, n, servers, b.cfg.iters, variant{tool: f.tool, mode: "warm",
+		b.measure(scen, n, servers, b.cfg.s1Iters, variant{tool: f.tool, mode: "warm",
 			setup: masters.start, teardown: masters.stop,
 			cmd: func() *exec.Cmd {
 				return b.fleetCmd(l, slices.Concat(f.args, []string{"--control-path", masters.path})...)
@@ -747,7 +752,7 @@ func (b *bench) s1() {
 		return freshDir(filepath.Join(b.tmp, "sshcm"))
 	}
 	fileCheck := func(sample) error { return lineSet(parseFiles(out), want) }
-	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "cold", needs: []string{"ssh"},
+	b.measure(scen, n, servers, b.cfg.s1Iters, variant{tool: "ssh ControlMaster", mode: "cold", needs: []string{"ssh"},
 		setup: resetOut, after: resetOut,
 		cmd:   func() *exec.Cmd { return shell(parallelHosts(l.names, prelude, sshMasterUp+seq+"\n"+sshMasterDown)) },
 		check: fileCheck})
@@ -766,7 +771,7 @@ func (b *bench) s1() {
 			`ssh -F "$CFG" -M -N -f -o ControlPersist=yes -o ControlPath="$CP" $h && ssh -F "$CFG" -o ControlPath="$CP" -O check $h 2>/dev/null || exit 1`)))
 	}
 	warmDown := func(ctx context.Context) error { return stopMasters(ctx, warmCP) }
-	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "warm", needs: []string{"ssh"},
+	b.measure(scen, n, servers, b.cfg.s1Iters, variant{tool: "ssh ControlMaster", mode: "warm", needs: []string{"ssh"},
 		setup:    warmUp,
 		after:    func(ctx context.Context) error { return freshDir(out) },
 		teardown: warmDown,
@@ -821,11 +826,11 @@ func (b *bench) s1() {
 		all = append(all, fmt.Sprintf("echo %d", i))
 	}
 	oneSession := fmt.Sprintf(`ssh -F "$CFG" $h %q > "$OUT/$h"`, strings.Join(all, "; "))
-	b.measure(scen, n, servers, b.cfg.iters, variant{tool: floorTool, mode: "cold", needs: []string{"ssh"},
+	b.measure(scen, n, servers, b.cfg.s1Iters, variant{tool: floorTool, mode: "cold", needs: []string{"ssh"},
 		setup: resetOut, after: resetOut,
 		cmd:   func() *exec.Cmd { return shell(parallelHosts(l.names, prelude, oneSession)) },
 		check: fileCheck})
-	b.measure(scen, n, servers, b.cfg.iters, variant{tool: floorTool, mode: "warm", needs: []string{"ssh"},
+	b.measure(scen, n, servers, b.cfg.s1Iters, variant{tool: floorTool, mode: "warm", needs: []string{"ssh"},
 		setup:    warmUp,
 		after:    func(ctx context.Context) error { return freshDir(out) },
 		teardown: warmDown,
