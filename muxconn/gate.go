@@ -36,19 +36,12 @@ var errGone = errors.New("muxconn: connection gone")
 // acquire waits for a free slot, for ctx to end, or for gone to close.
 func (g *SessionGate) acquire(ctx context.Context, gone <-chan struct{}) error {
 	for {
-		g.mu.Lock()
-		if g.active < g.limit {
-			g.active++
-			g.peak = max(g.peak, g.active)
-			g.mu.Unlock()
+		got, freed := g.grab()
+		if got {
 			return nil
 		}
-		freed := g.freed
-		r := g.takeIdleLocked()
-		g.mu.Unlock()
-		if r != nil {
-			r.reclaim() // its Release frees the slot: loop and take it
-			continue
+		if freed == nil {
+			continue // an idle slot was reclaimed: take it
 		}
 		select {
 		case <-freed:
@@ -64,20 +57,32 @@ func (g *SessionGate) acquire(ctx context.Context, gone <-chan struct{}) error {
 // when that is all there is.
 func (g *SessionGate) tryAcquire() bool {
 	for {
-		g.mu.Lock()
-		if g.active < g.limit {
-			g.active++
-			g.peak = max(g.peak, g.active)
-			g.mu.Unlock()
-			return true
+		got, freed := g.grab()
+		if got || freed != nil {
+			return got
 		}
-		r := g.takeIdleLocked()
-		g.mu.Unlock()
-		if r == nil {
-			return false
-		}
-		r.reclaim()
 	}
+}
+
+// grab takes a free slot if there is one. Otherwise it reclaims an idle
+// slot, whose Release frees one, and returns a nil channel (try again),
+// or, with none idle, the channel closed when a slot frees.
+func (g *SessionGate) grab() (got bool, freed <-chan struct{}) {
+	g.mu.Lock()
+	if g.active < g.limit {
+		g.active++
+		g.peak = max(g.peak, g.active)
+		g.mu.Unlock()
+		return true, nil
+	}
+	freed = g.freed
+	r := g.takeIdleLocked()
+	g.mu.Unlock()
+	if r != nil {
+		r.reclaim()
+		return false, nil
+	}
+	return false, freed
 }
 
 // takeIdleLocked removes the oldest idle slot, for the caller to reclaim

@@ -17,6 +17,22 @@ import (
 	"fleetrun.dev/fleet/muxconn"
 )
 
+// loginShell returns a LoginShell on l's first host, closed at the end
+// of the test.
+func loginShell(t *testing.T, ctx context.Context, l *lab) *muxconn.Shell {
+	t.Helper()
+	m, err := l.pool(t, nil).Get(ctx, l.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := m.Shell(muxconn.LoginShell)
+	t.Cleanup(func() {
+		sh.Close()
+		m.Release()
+	})
+	return sh
+}
+
 // shellRun runs cmd through sh and returns its output and error.
 func shellRun(ctx context.Context, sh *muxconn.Shell, cmd string) (string, string, error) {
 	var out, errOut bytes.Buffer
@@ -39,13 +55,7 @@ func exitStatus(err error) int {
 func TestShellRunsCommandsInOneSession(t *testing.T) {
 	l := newLab(t, 1, labhost.Options{})
 	ctx := testCtx(t)
-	m, err := l.pool(t, nil).Get(ctx, l.target(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release()
-	sh := m.Shell(muxconn.LoginShell)
-	defer sh.Close()
+	sh := loginShell(t, ctx, l)
 	home, _, err := shellRun(ctx, sh, "pwd")
 	if err != nil {
 		t.Fatal(err)
@@ -90,16 +100,10 @@ func TestShellRunsCommandsInOneSession(t *testing.T) {
 func TestShellSurvivesItsCommands(t *testing.T) {
 	l := newLab(t, 1, labhost.Options{})
 	ctx := testCtx(t)
-	m, err := l.pool(t, nil).Get(ctx, l.target(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release()
-	sh := m.Shell(muxconn.LoginShell)
-	defer sh.Close()
+	sh := loginShell(t, ctx, l)
 
 	// $$ in a subshell is the loop's own process.
-	err = sh.Run(ctx, muxconn.Command{Cmd: "kill -KILL $$"})
+	err := sh.Run(ctx, muxconn.Command{Cmd: "kill -KILL $$"})
 	var exit *muxconn.ExitError
 	if !errors.As(err, &exit) || exit.Signal != "KILL" {
 		t.Errorf("killing the shell: %v, want exit by KILL", err)
@@ -269,13 +273,7 @@ func TestShellRunSeq(t *testing.T) {
 	dir := t.TempDir()
 	l := newLab(t, 1, labhost.Options{})
 	ctx := testCtx(t)
-	m, err := l.pool(t, nil).Get(ctx, l.target(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release()
-	sh := m.Shell(muxconn.LoginShell)
-	defer sh.Close()
+	sh := loginShell(t, ctx, l)
 	never := filepath.Join(dir, "never")
 	script := []string{"echo a; echo a2 >&2", "printf b", "echo c >&2; exit 7", "touch " + never, "touch " + never}
 	outs := make([]bytes.Buffer, len(script))

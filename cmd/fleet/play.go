@@ -47,8 +47,10 @@ func newPlayCmd(a *app, runF func(*playOptions) error) *cobra.Command {
 		Use:   "play PLAYBOOK...",
 		Short: "Run Ansible-style playbooks over one connection per host",
 		Long: `Run playbooks written in Ansible's playbook language (fleet's supported
-subset) against the inventory's hosts. Every task is a session over the
-host's one connection, which is opened once and kept for the whole run.
+subset) against the inventory's hosts. Each host's connection is opened
+once and kept for the whole run; the tasks' commands run with /bin/sh, as
+Ansible runs its modules, in one long-lived shell session on it, each in a
+subshell of its own (--session-per-command: a session each).
 
 Every playbook is read and checked before any host is contacted: a YAML
 error, an unknown keyword or module, a bad serial or loop stops the run
