@@ -215,6 +215,20 @@ func (m *Master) Run(ctx context.Context, c Command) error {
 	return m.run(ctx, c, true)
 }
 
+// RunSeq runs cmds in order, a session each, and stops at the first that
+// fails (non-zero exit or any error): step is called with each command's
+// index and Run's error for it, for every command that ran. Shell.RunSeq
+// does the same in one long-lived session.
+func (m *Master) RunSeq(ctx context.Context, cmds []Command, step func(i int, err error)) {
+	for i, c := range cmds {
+		err := m.Run(ctx, c)
+		step(i, err)
+		if err != nil {
+			return
+		}
+	}
+}
+
 // TryRun is Run, except that it returns ErrNoRoom at once, having run
 // nothing, when no session slot is free: for a caller holding a session
 // of its own (an SFTP session, say) that would otherwise wait for itself

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,16 +66,11 @@ const (
 // Shell returns a new Shell on m; Close it when done.
 func (m *Master) Shell(kind ShellKind) *Shell { return &Shell{m: m, kind: kind} }
 
-// session runs c in a session of its own, as the shell's kind says.
-func (sh *Shell) session(ctx context.Context, c Command) error {
-	if sh.kind == BinSh {
-		c.Cmd = "exec /bin/sh -c " + shQuote(c.Cmd)
-	}
-	return sh.m.Run(ctx, c)
+// BinShCommand returns the command that has the login shell run cmd with
+// /bin/sh, whatever the login shell is.
+func BinShCommand(cmd string) string {
+	return "exec /bin/sh -c '" + strings.ReplaceAll(cmd, "'", `'\''`) + "'"
 }
-
-// shQuote quotes s as one sh word.
-func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // shellHelloTimeout is how long a new shell may take to say it is ready
 // before the Shell gives up on it and runs commands in sessions of their
@@ -141,13 +137,13 @@ func (sh *Shell) RunSeq(ctx context.Context, cmds []Command, step func(i int, er
 
 // sessions runs cmds in sessions of their own, stopping at a failure.
 func (sh *Shell) sessions(ctx context.Context, cmds []Command, step func(i int, err error)) {
-	for i, c := range cmds {
-		err := sh.session(ctx, c)
-		step(i, err)
-		if err != nil {
-			return
+	if sh.kind == BinSh {
+		cmds = slices.Clone(cmds)
+		for i := range cmds {
+			cmds[i].Cmd = BinShCommand(cmds[i].Cmd)
 		}
 	}
+	sh.m.RunSeq(ctx, cmds, step)
 }
 
 // Close ends the long-lived session, if one is open.
@@ -265,7 +261,7 @@ func startShell(ctx context.Context, m *Master, kind ShellKind, env map[string]s
 		}
 		loop := fmt.Sprintf(shellLoop, mark)
 		if kind == BinSh {
-			loop = "exec /bin/sh -c " + shQuote(loop)
+			loop = BinShCommand(loop)
 		}
 		if err := s.Start(loop); err != nil {
 			p.exited <- &startError{err}

@@ -54,7 +54,7 @@ func (r *playRun) gatherFacts(ctx context.Context, pc *playCtx, hosts []*hostSta
 
 func (r *playRun) facts(ctx context.Context, s *hostState) *outcome {
 	start := time.Now()
-	m, err := s.master(ctx, r.conn, !r.opts.SessionPerCommand)
+	m, err := s.master(ctx, r.conn)
 	if err != nil {
 		o := unreachable(err)
 		o.start, o.end = start, time.Now()

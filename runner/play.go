@@ -160,7 +160,7 @@ func (r *playRun) state(h Host) *hostState {
 	defer r.mu.Unlock()
 	s, ok := r.hosts[h.Name]
 	if !ok {
-		s = newHostState(h)
+		s = newHostState(h, r.opts.SessionPerCommand)
 		r.hosts[h.Name] = s
 	}
 	return s

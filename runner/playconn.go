@@ -55,9 +55,9 @@ func (c *taskConn) Run(ctx context.Context, cmd string, stdin []byte, env map[st
 		// With an SFTP session open, run through the transfer's Run, which
 		// makes way for the command on a MaxSessions 1 server. It runs
 		// commands with the login shell: hand over to /bin/sh.
-		err = remote.Run(ctx, "exec /bin/sh -c "+transfer.Quote(cmd), stdin, &stdout, &stderr)
+		err = remote.Run(ctx, muxconn.BinShCommand(cmd), stdin, &stdout, &stderr)
 	default:
-		err = c.m.Run(ctx, muxconn.Command{Cmd: "exec /bin/sh -c " + transfer.Quote(cmd), Stdin: in, Stdout: &stdout, Stderr: &stderr})
+		err = c.m.Run(ctx, muxconn.Command{Cmd: muxconn.BinShCommand(cmd), Stdin: in, Stdout: &stdout, Stderr: &stderr})
 	}
 	out := modules.Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	var exit *muxconn.ExitError

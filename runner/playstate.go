@@ -35,20 +35,21 @@ type hostState struct {
 	m        *muxconn.Master
 	mErr     error
 	// sh runs the host's commands without stdin, one at a time, in one
-	// long-lived session; nil with SessionPerCommand.
-	sh *muxconn.Shell
+	// long-lived session; nil with perCommand (PlayOptions.SessionPerCommand).
+	sh         *muxconn.Shell
+	perCommand bool
 }
 
-func newHostState(h Host) *hostState {
-	return &hostState{name: h.Name, host: h, set: map[string]any{}, notified: map[*playbook.Task]bool{}}
+func newHostState(h Host, perCommand bool) *hostState {
+	return &hostState{name: h.Name, host: h, set: map[string]any{}, notified: map[*playbook.Task]bool{}, perCommand: perCommand}
 }
 
 // master returns the host's master, connecting on first use. A failed
 // connection is remembered: the host is unreachable for the whole run.
-func (s *hostState) master(ctx context.Context, conn Connector, shell bool) (*muxconn.Master, error) {
+func (s *hostState) master(ctx context.Context, conn Connector) (*muxconn.Master, error) {
 	s.connOnce.Do(func() {
 		s.m, s.mErr = conn.Get(ctx, s.host.Target)
-		if s.mErr == nil && shell {
+		if s.mErr == nil && !s.perCommand {
 			s.sh = s.m.Shell(muxconn.BinSh)
 		}
 	})

@@ -994,7 +994,7 @@ func (r *playRun) remote(ctx context.Context, pc *playCtx, t *playbook.Task, s *
 		defer lc.close()
 		call.Conn = lc
 	} else {
-		m, err := s.master(ctx, r.conn, !r.opts.SessionPerCommand)
+		m, err := s.master(ctx, r.conn)
 		if err != nil {
 			return unreachable(err)
 		}
@@ -1195,7 +1195,7 @@ func (r *playRun) sudoAsks(ctx context.Context, t *playbook.Task, s *hostState, 
 			return err != nil || out.RC != 0, ctx.Err() == nil
 		})
 	}
-	m, err := s.master(ctx, r.conn, !r.opts.SessionPerCommand)
+	m, err := s.master(ctx, r.conn)
 	if err != nil {
 		return true
 	}

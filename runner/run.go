@@ -163,15 +163,19 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = runStep(ctx, m.Run, h.Name, i, cmd, opts)
+				results[i] = runStep(ctx, m, h.Name, i, cmd, opts)
 			}()
 		}
 		wg.Wait()
-	} else if opts.Stdin == nil && len(opts.Commands) > 1 && !opts.SessionPerCommand {
-		// One long-lived shell runs the commands, sent all at once; it
-		// stops at the first failure itself.
-		sh := m.Shell(muxconn.LoginShell)
-		defer sh.Close()
+	} else {
+		// In order, stopping at the first failure: in one long-lived
+		// shell, which gets them all at once, or a session each.
+		runSeq := m.RunSeq
+		if opts.Stdin == nil && len(opts.Commands) > 1 && !opts.SessionPerCommand {
+			sh := m.Shell(muxconn.LoginShell)
+			defer sh.Close()
+			runSeq = sh.RunSeq
+		}
 		steps := make([]*step, len(opts.Commands))
 		cmds := make([]muxconn.Command, len(opts.Commands))
 		for i, cmd := range opts.Commands {
@@ -179,7 +183,7 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 			cmds[i] = steps[i].cmd
 		}
 		start, ran := time.Now(), 0
-		sh.RunSeq(ctx, cmds, func(i int, err error) {
+		runSeq(ctx, cmds, func(i int, err error) {
 			steps[i].res.Start = start // when the one before ended
 			results[i] = steps[i].finish(ctx, err, opts.Sink)
 			start, ran = results[i].End, i+1
@@ -188,14 +192,6 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 			s.close()
 		}
 		results = results[:ran]
-	} else {
-		for i, cmd := range opts.Commands {
-			results[i] = runStep(ctx, m.Run, h.Name, i, cmd, opts)
-			if results[i].Status != report.OK {
-				results = results[:i+1]
-				break
-			}
-		}
 	}
 	if ctx.Err() != nil {
 		return 0, false // interrupted: the host is not reported
@@ -211,10 +207,10 @@ func runHost(ctx context.Context, conn Connector, h Host, opts Options) (report.
 	return hostDone(st, firstErr, len(results))
 }
 
-func runStep(ctx context.Context, run func(context.Context, muxconn.Command) error, host string, i int, cmd string, opts Options) report.StepResult {
+func runStep(ctx context.Context, m *muxconn.Master, host string, i int, cmd string, opts Options) report.StepResult {
 	s := newStep(host, i, cmd, opts)
 	s.res.Start = time.Now()
-	return s.finish(ctx, run(ctx, s.cmd), opts.Sink)
+	return s.finish(ctx, m.Run(ctx, s.cmd), opts.Sink)
 }
 
 // step is one command on one host: its output goes to the sink line by
