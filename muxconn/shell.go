@@ -27,7 +27,9 @@ import (
 // at once, so no command waits for a round trip.
 //
 // What differs from a session per command: the command's parent is the
-// long-lived shell, not sshd, and $$ in it is that shell's; one killed by
+// long-lived shell, not sshd (a command that mentions $$ gets a session of
+// its own, see RunSeq); errors from the shell itself may name eval as
+// their source (dash: "sh: 1: eval: x: not found"); one killed by
 // a signal ends with status 128+N, as a shell reports it, not with the
 // signal's name; output that a process the command left in the background
 // writes after the command ended is not waited for: it goes to the
@@ -93,10 +95,41 @@ func (sh *Shell) Run(ctx context.Context, c Command) error {
 // command that ran. Through the long-lived shell the commands are sent
 // at once, so none waits for a round trip to the host; the shell skips
 // those after a failure itself.
+//
+// A command that mentions $$ runs in a session of its own, where $$ is its
+// own shell's process id: in the long-lived shell's subshell it would be
+// the loop's, and `kill $$` would end the loop.
 func (sh *Shell) RunSeq(ctx context.Context, cmds []Command, step func(i int, err error)) {
-	if len(cmds) == 0 {
-		return
+	for done := 0; done < len(cmds); {
+		own := mentionsPID(cmds[done].Cmd)
+		n := 1
+		for done+n < len(cmds) && mentionsPID(cmds[done+n].Cmd) == own {
+			n++
+		}
+		failed, off := false, done
+		seg := func(i int, err error) {
+			failed = failed || err != nil
+			step(off+i, err)
+		}
+		if own {
+			sh.sessions(ctx, cmds[done:done+n], seg)
+		} else {
+			sh.runSeq(ctx, cmds[done:done+n], seg)
+		}
+		if failed {
+			return
+		}
+		done += n
 	}
+}
+
+// mentionsPID reports whether cmd may expand $$ (as $$ or ${$…}).
+func mentionsPID(cmd string) bool {
+	return strings.Contains(cmd, "$$") || strings.Contains(cmd, "${$")
+}
+
+// runSeq is RunSeq for commands that may share the long-lived shell.
+func (sh *Shell) runSeq(ctx context.Context, cmds []Command, step func(i int, err error)) {
 	usable := true
 	for _, c := range cmds {
 		usable = usable && c.Stdin == nil && strings.IndexByte(c.Cmd, 0) < 0 && maps.Equal(c.Env, cmds[0].Env)
@@ -156,52 +189,57 @@ func (sh *Shell) Close() {
 	}
 }
 
-// shellLoop is the long-lived session's command, run by the login shell
-// (or by /bin/sh, for BinSh). It prints a mark on both streams when ready,
-// with its process id as the status, then reads commands: each a line
-// with its number of lines, 1 when it is to be skipped if the command
-// before it failed, and 1 when its text gained a final newline to be sent,
-// then those lines. It runs each in a subshell, in the foreground (a
-// background one would start with SIGINT and SIGQUIT ignored), from a
-// function (so that a stray break or continue doesn't reach the loop),
-// with the loop's variables unset, and prints the mark and the status
-// ("skip" for one skipped) on both streams. The mark follows a newline of
-// its own, which is not the command's output.
+// shellLoop returns the long-lived session's command, run by the login
+// shell (or by /bin/sh, for BinSh), with mark as its secret mark. It prints
+// the mark on both streams when ready, with its process id as the status,
+// then reads commands: each a line with its number of lines, 1 when it is
+// to be skipped if the command before it failed, and 1 when its text gained
+// a final newline to be sent, then those lines. It runs each in a subshell,
+// in the foreground (a background one would start with SIGINT and SIGQUIT
+// ignored), with the loop's functions and variables unset except the one
+// holding the command's text, and prints the mark and the status ("skip"
+// for one skipped) on both streams. The mark follows a newline of its own,
+// which is not the command's output.
+//
+// The script is one line, and the command's text is eval'd on it, so that
+// bash numbers the command's lines from 1 as `bash -c` does ($LINENO,
+// "bash: line 1: x: command not found"). Bash, zsh and ksh run the command
+// in the loop itself: in a function, bash would name its errors after the
+// function's source ("environment: line 1: …") and zsh would set $0 to
+// the function's name. Other shells (dash, busybox) run it from a
+// function, so that a stray break or continue in it doesn't reach the
+// loop, which would end the command there.
 //
 // Every command gets its stdout and stderr opened anew from the loop's
 // (through /proc, where it can): a command that leaves them non-blocking
 // (node does) leaves it so for itself only. A mark that finds the
 // command's pipe full and non-blocking is retried on a stream opened anew
 // (and, without /proc, retried a while). It is POSIX sh, which bash, dash,
-// ksh, mksh, zsh and busybox run.
-const shellLoop = `fleet_m=%s
-fleet_s=0
-fleet_r=
-if ( exec 1>/proc/self/fd/1 2>/proc/self/fd/2 ) 2>/dev/null; then fleet_r=1; fi
-fleet_x() { ( eval "unset fleet_m fleet_s fleet_r fleet_n fleet_k fleet_a fleet_l fleet_i fleet_c; unset -f fleet_x fleet_mark fleet_again
-$fleet_c" ) </dev/null; }
-fleet_mark() {
-until printf '\n%%s %%s\n' "$fleet_m" "$1" 2>/dev/null; do fleet_again || exit 1; done
-until printf '\n%%s %%s\n' "$fleet_m" "$1" >&2 2>/dev/null; do fleet_again || exit 1; done
-fleet_i=0
+// ksh, mksh, zsh and busybox run; $'\n' is used where the shell has it, to
+// spare a fork.
+func shellLoop(mark string) string {
+	run := `( unset -f fleet_x fleet_mark fleet_again; unset fleet_m fleet_s fleet_r fleet_b fleet_nl fleet_n fleet_k fleet_a fleet_l fleet_i; eval "$fleet_c" ) </dev/null`
+	mk := `printf '\n%s %s\n' "$fleet_m" "$1"`
+	parts := []string{
+		"fleet_m=" + mark, "fleet_s=0", "fleet_r=", "fleet_b=", "fleet_i=0",
+		`fleet_nl=$'\n'`,
+		`[ "${#fleet_nl}" = 1 ] || { fleet_nl=$(printf '\n.'); fleet_nl=${fleet_nl%.}; }`,
+		`[ -z "${BASH_VERSION-}${ZSH_VERSION-}${KSH_VERSION-}" ] || fleet_b=1`,
+		`if ( exec 1>/proc/self/fd/1 2>/proc/self/fd/2 ) 2>/dev/null; then fleet_r=1; fi`,
+		`fleet_x() { ` + run + `; }`,
+		`fleet_again() { if [ -n "$fleet_r" ]; then exec 1>/proc/self/fd/1 2>/proc/self/fd/2; fi; fleet_i=$((fleet_i + 1)); [ "$fleet_i" -lt 100000 ]; }`,
+		`fleet_mark() { until ` + mk + ` 2>/dev/null; do fleet_again || exit 1; done; until ` + mk + ` >&2 2>/dev/null; do fleet_again || exit 1; done; fleet_i=0; }`,
+		`fleet_mark $$`,
+		`while IFS=' ' read -r fleet_n fleet_k fleet_a; do fleet_c=; ` +
+			`while [ "$fleet_n" -gt 0 ]; do IFS= read -r fleet_l || exit 1; fleet_c="$fleet_c$fleet_l$fleet_nl"; fleet_n=$((fleet_n - 1)); done; ` +
+			`[ "$fleet_a" != 1 ] || fleet_c=${fleet_c%?}; ` +
+			`if [ "$fleet_k" = 1 ] && [ "$fleet_s" != 0 ]; then fleet_s=skip; else ` +
+			`[ -z "$fleet_r" ] || exec 1>/proc/self/fd/1 2>/proc/self/fd/2; ` +
+			`if [ -n "$fleet_b" ]; then ` + run + `; else fleet_x; fi; fleet_s=$?; fi; ` +
+			`fleet_mark "$fleet_s"; done`,
+	}
+	return strings.Join(parts, "; ")
 }
-fleet_again() {
-if [ -n "$fleet_r" ]; then exec 1>/proc/self/fd/1 2>/proc/self/fd/2; fi
-fleet_i=$((fleet_i + 1)); [ "$fleet_i" -lt 100000 ]
-}
-fleet_i=0
-fleet_mark $$
-while IFS=' ' read -r fleet_n fleet_k fleet_a; do
-fleet_c=
-while [ "$fleet_n" -gt 0 ]; do IFS= read -r fleet_l || exit 1; fleet_c="$fleet_c$fleet_l
-"; fleet_n=$((fleet_n - 1)); done
-[ "$fleet_a" != 1 ] || fleet_c=${fleet_c%%?}
-if [ "$fleet_k" = 1 ] && [ "$fleet_s" != 0 ]; then fleet_s=skip; else
-[ -z "$fleet_r" ] || exec 1>/proc/self/fd/1 2>/proc/self/fd/2
-fleet_x; fleet_s=$?
-fi
-fleet_mark "$fleet_s"
-done`
 
 // markSkipped is the status of a mark that says its command was skipped.
 const markSkipped = -1
@@ -259,7 +297,7 @@ func startShell(ctx context.Context, m *Master, kind ShellKind, env map[string]s
 		for k, v := range env {
 			_ = s.Setenv(k, v) // sshd drops what AcceptEnv doesn't list
 		}
-		loop := fmt.Sprintf(shellLoop, mark)
+		loop := shellLoop(mark)
 		if kind == BinSh {
 			loop = BinShCommand(loop)
 		}

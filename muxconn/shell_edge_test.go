@@ -21,6 +21,10 @@ import (
 )
 
 // rvMaster starts one lab host and returns a master on it.
+// killLoop kills the long-lived shell's loop from a command it runs (as in
+// package muxconn_test).
+const killLoop = "read -r pid comm state ppid rest </proc/self/stat; kill -KILL $ppid"
+
 func rvMaster(t *testing.T, opts labhost.Options) (*Master, *labtest.Lab) {
 	t.Helper()
 	l := labtest.Start(t, 1, opts)
@@ -95,14 +99,15 @@ func TestShellEdgeLosesHeldTailWhenShellEnds(t *testing.T) {
 	ctx := rvCtx(t)
 	sh := m.Shell(LoginShell)
 	defer sh.Close()
-	for _, c := range []Command{
-		{Cmd: "echo hi; kill -KILL $$"},
-		{Cmd: "echo hi; sleep 30", Timeout: 500 * time.Millisecond},
+	for _, c := range []struct{ session, shell Command }{
+		// The same end: the shell running the command is killed.
+		{Command{Cmd: "echo hi; kill -KILL $$"}, Command{Cmd: "echo hi; " + killLoop}},
+		{Command{Cmd: "echo hi; sleep 30", Timeout: 500 * time.Millisecond}, Command{Cmd: "echo hi; sleep 30", Timeout: 500 * time.Millisecond}},
 	} {
-		want := rvRun(ctx, m.Run, c)
-		got := rvRun(ctx, sh.Run, c)
+		want := rvRun(ctx, m.Run, c.session)
+		got := rvRun(ctx, sh.Run, c.shell)
 		if got.out != want.out {
-			t.Errorf("%q: through the shell stdout %q (%s); in a session %q (%s)", c.Cmd, got.out, rvStatus(got.err), want.out, rvStatus(want.err))
+			t.Errorf("%q: through the shell stdout %q (%s); in a session %q (%s)", c.shell.Cmd, got.out, rvStatus(got.err), want.out, rvStatus(want.err))
 		}
 	}
 	// Same with a cancel.
@@ -129,9 +134,10 @@ func TestShellEdgeCommandsIgnoreSIGINT(t *testing.T) {
 	for _, kind := range []ShellKind{LoginShell, BinSh} {
 		sh := m.Shell(kind)
 		for _, cmd := range []string{
-			`sh -c 'kill -INT $$; echo survived INT'`,
-			`sh -c 'kill -QUIT $$; echo survived QUIT'`,
-			`sh -c 'trap "echo trapped; exit 9" INT; kill -INT $$; echo not trapped'`,
+			// The sh kills itself. ($$ would make it a session of its own.)
+			`sh -c 'read -r p x </proc/self/stat; kill -INT $p; echo survived INT'`,
+			`sh -c 'read -r p x </proc/self/stat; kill -QUIT $p; echo survived QUIT'`,
+			`sh -c 'trap "echo trapped; exit 9" INT; read -r p x </proc/self/stat; kill -INT $p; echo not trapped'`,
 		} {
 			want := rvRun(ctx, m.Run, Command{Cmd: cmd})
 			got := rvRun(ctx, sh.Run, Command{Cmd: cmd})

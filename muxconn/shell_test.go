@@ -33,6 +33,11 @@ func loginShell(t *testing.T, ctx context.Context, l *lab) *muxconn.Shell {
 	return sh
 }
 
+// killLoop kills the long-lived shell's loop from a command it runs: the
+// loop is the parent of the command's subshell. (With $$ the command
+// would run in a session of its own.)
+const killLoop = "read -r pid comm state ppid rest </proc/self/stat; kill -KILL $ppid"
+
 // shellRun runs cmd through sh and returns its output and error.
 func shellRun(ctx context.Context, sh *muxconn.Shell, cmd string) (string, string, error) {
 	var out, errOut bytes.Buffer
@@ -79,7 +84,9 @@ func TestShellRunsCommandsInOneSession(t *testing.T) {
 		{"exit 0", "", "", 0},
 		{"", "", "", 0},
 		{"printf %s " + big, big, "", 0},
-		{"sh -c 'kill -TERM $$'", "", "Terminated\n", 128 + 15}, // the shell says so, as it would after `cmd;`
+		// The shell says so, as it would after `cmd;`. ($$ would make it
+		// a session of its own.)
+		{"sh -c 'read -r pid rest </proc/self/stat; kill -TERM $pid'", "", "Terminated\n", 128 + 15},
 		{"false", "", "", 1},
 		{"echo after", "after\n", "", 0},
 	}
@@ -102,8 +109,8 @@ func TestShellSurvivesItsCommands(t *testing.T) {
 	ctx := testCtx(t)
 	sh := loginShell(t, ctx, l)
 
-	// $$ in a subshell is the loop's own process.
-	err := sh.Run(ctx, muxconn.Command{Cmd: "kill -KILL $$"})
+	// The parent of the command's subshell is the loop.
+	err := sh.Run(ctx, muxconn.Command{Cmd: killLoop})
 	var exit *muxconn.ExitError
 	if !errors.As(err, &exit) || exit.Signal != "KILL" {
 		t.Errorf("killing the shell: %v, want exit by KILL", err)
@@ -364,5 +371,56 @@ func TestShellLoginShells(t *testing.T) {
 				t.Errorf("%d sessions, want %d", n, want)
 			}
 		})
+	}
+}
+
+// A command that mentions $$ runs in a session of its own, where $$ is its
+// own shell: `kill $$` ends that command only, and the long-lived shell
+// goes on with the next.
+func TestShellGivesDollarDollarASession(t *testing.T) {
+	l := newLab(t, 1, labhost.Options{})
+	ctx := testCtx(t)
+	sh := loginShell(t, ctx, l)
+	loop, _, err := shellRun(ctx, sh, "read -r pid comm state ppid rest </proc/self/stat; echo $ppid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// $$ is the shell reading /proc/self/stat through a builtin.
+	out, _, err := shellRun(ctx, sh, `read -r pid rest </proc/self/stat; [ "$pid" = "$$" ] && echo own`)
+	if err != nil || out != "own\n" {
+		t.Errorf("$$: %q %v, want own", out, err)
+	}
+	err = sh.Run(ctx, muxconn.Command{Cmd: "kill -TERM $$"})
+	var exit *muxconn.ExitError
+	if !errors.As(err, &exit) || exit.Signal != "TERM" {
+		t.Errorf("kill -TERM $$: %v, want exit by TERM", err)
+	}
+	// The loop is the same process as before: nothing reached it.
+	again, _, err := shellRun(ctx, sh, "read -r pid comm state ppid rest </proc/self/stat; echo $ppid")
+	if err != nil || again != loop {
+		t.Errorf("after kill $$ the loop is %q (%v), was %q", again, err, loop)
+	}
+	if n := l.Hosts[0].Stats().ExecCount; n != 3 {
+		t.Errorf("%d sessions ran commands, want 3: the shell and one each for $$", n)
+	}
+
+	// In a sequence, the commands around one with $$ still share the shell.
+	var outs []string
+	cmds := []muxconn.Command{{Cmd: "echo a"}, {Cmd: "echo ${$}x >/dev/null; echo b"}, {Cmd: "echo c"}}
+	bufs := make([]bytes.Buffer, len(cmds))
+	for i := range cmds {
+		cmds[i].Stdout = &bufs[i]
+	}
+	sh.RunSeq(ctx, cmds, func(i int, err error) {
+		if err != nil {
+			t.Errorf("step %d: %v", i, err)
+		}
+		outs = append(outs, fmt.Sprint(i, bufs[i].String()))
+	})
+	if got := strings.Join(outs, ""); got != "0a\n1b\n2c\n" {
+		t.Errorf("steps %q", got)
+	}
+	if n := l.Hosts[0].Stats().ExecCount; n != 4 {
+		t.Errorf("%d sessions ran commands, want 4", n)
 	}
 }

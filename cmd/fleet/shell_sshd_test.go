@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +124,65 @@ func TestSSHDShellForcedCommand(t *testing.T) {
 	if got := waitLog(t, s, "Starting session: forced-command", 3); got != 3 {
 		t.Errorf("%d sessions, want 3 (the loop's, refused, then one per command)", got)
 	}
+}
+
+// Through the long-lived shell a command prints and ends as it does in a
+// session of its own, `bash -c CMD` under real sshd: the same output, the
+// shell's messages with the same names and line numbers, the same status.
+func TestSSHDShellMatchesSessions(t *testing.T) {
+	lab := newSSHDLab(t, 1, sshdtest.Options{})
+	lab.write(t)
+	for _, c := range []struct {
+		cmd    string
+		syntax bool // bash says "eval:" where it says "-c:" in a session
+	}{
+		{cmd: "nonexistent_cmd_x"},
+		{cmd: "nonexistent_cmd_x; true"},
+		{cmd: `echo "$LINENO"; nonexistent_cmd_x`},
+		{cmd: "echo one\necho $LINENO\nnonexistent_cmd_x; exit 5"},
+		{cmd: "cd /nonexistent-dir; echo $?"},
+		{cmd: "f() { echo in f $LINENO; nonexistent_cmd_x; }; f"},
+		{cmd: "break; continue; return 3; echo after"},
+		{cmd: `echo "$0" "$#" "$*" "$-"`},
+		{cmd: "set | grep -c ^fleet_ || true"}, // one variable, the command's text, is left
+		{cmd: "trap 'echo trapped' EXIT; echo body"},
+		{cmd: "kill -TERM $$"},
+		{cmd: "echo out; echo err >&2; exit 7"},
+		{cmd: "if then", syntax: true},
+		{cmd: "echo 'unclosed", syntax: true},
+	} {
+		// One command alone gets a session: the shell is for sequences.
+		shell := lab.fleet(t, "run", "all", "-c", "true", "-c", c.cmd)
+		session := lab.fleet(t, "run", "all", "--session-per-command", "-c", "true", "-c", c.cmd)
+		want := session.stdout
+		if c.syntax {
+			want = strings.ReplaceAll(want, "bash: -c: line", "bash: eval: line")
+		}
+		if c.cmd == "set | grep -c ^fleet_ || true" {
+			want = strings.Replace(want, "[2] | 0", "[2] | 1", 1)
+		}
+		// The two streams' lines keep their own order; how they interleave
+		// is up to sshd.
+		if shell.code != session.code || !sameStreams(shell.stdout, want) {
+			t.Errorf("%q:\nthrough the shell, exit %d:\n%s\nin a session, exit %d:\n%s", c.cmd, shell.code, shell.stdout, session.code, session.stdout)
+		}
+	}
+}
+
+// sameStreams reports whether two runs' outputs have the same lines of each
+// stream (" | " stdout, " ! " stderr and results), each in the same order.
+func sameStreams(a, b string) bool {
+	split := func(s string) (out, errs []string) {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, " | ") {
+				out = append(out, l)
+			} else {
+				errs = append(errs, l)
+			}
+		}
+		return out, errs
+	}
+	ao, ae := split(a)
+	bo, be := split(b)
+	return slices.Equal(ao, bo) && slices.Equal(ae, be)
 }
