@@ -17,9 +17,30 @@ import (
 // goroutines at once: requests are pipelined over the one channel.
 type SFTP struct {
 	*sftp.Client
-	m    *Master
-	s    *Session
-	once sync.Once
+	m     *Master
+	s     *Session
+	chunk int // bytes per read or write request
+	once  sync.Once
+}
+
+// Chunk returns the size of its read and write requests: 32 KiB, or what
+// the server's answer to limits@openssh.com allows, up to 256 KiB.
+func (c *SFTP) Chunk() int { return c.chunk }
+
+// sftpLimitsWait bounds the wait for the answer to the limits request; a
+// server that offers the extension answers at once.
+const sftpLimitsWait = 10 * time.Second
+
+// sftpChunk asks the server behind lr and w for its limits (see askLimits).
+// Only a failed write is an error: without an answer the default holds.
+func (m *Master) sftpChunk(lr *limitsReader, w io.Writer, abandoned <-chan struct{}) (int, error) {
+	t := time.NewTimer(sftpLimitsWait)
+	defer t.Stop()
+	chunk, err := askLimits(lr, w, abandoned, m.done, t.C)
+	if errors.Is(err, errNoLimits) {
+		return chunk, nil
+	}
+	return chunk, err
 }
 
 // NoSFTPError says the server refused the sftp subsystem.
@@ -30,8 +51,9 @@ func (e *NoSFTPError) Error() string {
 }
 
 // SFTP opens the sftp subsystem in a new session, once the session gate
-// admits it. Writes and reads of one file are pipelined (up to 64 requests
-// in flight), so a large file is not bound by round trips.
+// admits it. Writes and reads of one file are pipelined (2 MiB in flight),
+// so a large file is not bound by round trips, in requests as large as
+// the server takes (see Chunk).
 func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*SFTP, error) {
 	s, err := m.NewSession(ctx)
 	if err != nil {
@@ -54,8 +76,9 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*SFTP, er
 	// a caller that gives up closes the session, and a client that comes
 	// up after all is closed.
 	type started struct {
-		c   *sftp.Client
-		err error
+		c     *sftp.Client
+		chunk int
+		err   error
 	}
 	if !m.track() {
 		s.Close()
@@ -69,7 +92,21 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*SFTP, er
 		if err := s.RequestSubsystem("sftp"); err != nil {
 			st.err = &subsystemError{err}
 		} else {
-			st.c, st.err = sftp.NewClientPipe(stdout, stdin, opts...)
+			lr := newLimitsReader(stdout)
+			st.c, st.err = sftp.NewClientPipe(lr, stdin, opts...)
+			if st.err == nil {
+				st.chunk, st.err = m.sftpChunk(lr, stdin, abandoned)
+				// The caller's options come last, to win.
+				for _, o := range append(sftpSizing(st.chunk), opts...) {
+					if st.err == nil {
+						st.err = o(st.c)
+					}
+				}
+				if st.err != nil {
+					st.c.Close()
+					st.c = nil
+				}
+			}
 		}
 		select {
 		case ch <- st:
@@ -89,7 +126,7 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*SFTP, er
 			}
 			return nil, m.settle(ctx, st.err)
 		}
-		return &SFTP{Client: st.c, m: m, s: s}, nil
+		return &SFTP{Client: st.c, m: m, s: s, chunk: st.chunk}, nil
 	case <-ctx.Done():
 		close(abandoned)
 		s.Close()

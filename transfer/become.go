@@ -192,7 +192,7 @@ func (r *Remote) stage(ctx context.Context, it *item, name string, shared bool, 
 	err = f.Chmod(mode)
 	var n int64
 	if err == nil {
-		n, err = f.ReadFrom(&sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
+		n, err = writeFrom(f, &sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
 	}
 	it.bytes = n
 	if cerr := f.Close(); err == nil {

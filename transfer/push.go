@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/sync/errgroup"
 
 	"fleetrun.dev/fleet/report"
@@ -757,7 +758,7 @@ func (r *Remote) putFile(ctx context.Context, it *item, p *plan, opts *PushOptio
 	if err != nil {
 		return fmt.Errorf("%s: %w", it.remote, describe(err))
 	}
-	n, err := f.ReadFrom(&sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
+	n, err := writeFrom(f, &sizedReader{ctx: ctx, r: local, size: it.e.Size, sent: opts.Sent})
 	it.bytes = n
 	if err == nil {
 		err = f.Close()
@@ -1017,6 +1018,39 @@ type sizedReader struct {
 }
 
 func (s *sizedReader) Size() int64 { return s.size }
+
+// smallFile is the size up to which writeFrom sends a file in one write
+// from a pooled buffer: pkg/sftp's ReadFrom allocates a whole request's
+// buffer (up to 256 KiB, see muxconn.SFTP.Chunk) for each small file.
+const smallFile = 32 << 10
+
+var smallBufs = sync.Pool{New: func() any {
+	b := make([]byte, smallFile+1)
+	return &b
+}}
+
+// writeFrom writes what r reads to f, as f.ReadFrom does.
+func writeFrom(f *sftp.File, r *sizedReader) (int64, error) {
+	if r.size > smallFile {
+		return f.ReadFrom(r)
+	}
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	n, err := io.ReadFull(r, *bp)
+	grew := err == nil // the file is larger than when it was listed
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	m, err := f.Write((*bp)[:n])
+	if err != nil || !grew {
+		return int64(m), err
+	}
+	k, err := f.ReadFrom(r)
+	return int64(m) + k, err
+}
 
 func (s *sizedReader) Read(b []byte) (int, error) {
 	if err := s.ctx.Err(); err != nil {

@@ -1,0 +1,114 @@
+package muxconn_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"fleetrun.dev/fleet/internal/labhost"
+	"fleetrun.dev/fleet/internal/sshdtest"
+	"fleetrun.dev/fleet/muxconn"
+	"fleetrun.dev/fleet/muxconn/hostkey"
+	"fleetrun.dev/fleet/muxconn/target"
+)
+
+// sshdTarget returns the settings that reach a real sshd.
+func sshdTarget(t *testing.T, s *sshdtest.Server) *target.Target {
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	s.WriteKnownHosts(kh)
+	return &target.Target{
+		Alias: "sshd", HostName: s.Addr(), Port: s.Port(), User: s.User(),
+		IdentityFiles:         []string{sshdtest.ClientKeyPath()},
+		UserKnownHostsFiles:   []string{kh},
+		StrictHostKeyChecking: "yes",
+		ConnectTimeout:        10 * time.Second,
+		MaxSessions:           10,
+	}
+}
+
+// OpenSSH's sftp-server (and internal-sftp) answer limits@openssh.com with
+// 255 KiB reads and writes; files go and come back whole in requests that
+// large. (The in-process lab host's pkg/sftp server offers no limits: 32
+// KiB, TestSFTPDefaultChunk.)
+func TestSSHDSFTPChunk(t *testing.T) {
+	data := make([]byte, 3<<20+12345)
+	rand.Read(data)
+	for _, sub := range []string{"", "internal-sftp"} {
+		t.Run("subsystem="+sub, func(t *testing.T) {
+			srv := sshdtest.Start(t, sshdtest.Options{SFTP: sub})
+			ctx := testCtx(t)
+			auth := &muxconn.Auth{}
+			p := muxconn.NewPool(muxconn.PoolOptions{Auth: auth, HostKeys: muxconn.KnownHosts{DB: hostkey.NewDB()}})
+			t.Cleanup(func() {
+				p.Close()
+				auth.Close()
+			})
+			m, err := p.Get(ctx, sshdTarget(t, srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Release()
+			fs, err := m.SFTP(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fs.Close()
+			if got := fs.Chunk(); got != 255<<10 {
+				t.Errorf("chunk %d, want %d (OpenSSH's max-write-length)", got, 255<<10)
+			}
+			dir, err := fs.Getwd()
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := dir + "/chunk-test"
+			f, err := fs.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.ReadFrom(bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			g, err := fs.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back bytes.Buffer
+			if _, err := g.WriteTo(&back); err != nil {
+				t.Fatal(err)
+			}
+			g.Close()
+			fs.Remove(name)
+			if !bytes.Equal(back.Bytes(), data) {
+				t.Errorf("read back %d bytes that differ from the %d written", back.Len(), len(data))
+			}
+		})
+	}
+}
+
+// A server that offers no limits (here pkg/sftp's, in the lab host) gets
+// 32 KiB requests, which every server takes.
+func TestSFTPDefaultChunk(t *testing.T) {
+	l := newLab(t, 1, labhost.Options{})
+	ctx := testCtx(t)
+	m, err := l.pool(t, nil).Get(ctx, l.target(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	fs, err := m.SFTP(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	if got := fs.Chunk(); got != 32<<10 {
+		t.Errorf("chunk %d, want 32 KiB", got)
+	}
+	if _, err := fs.Getwd(); err != nil {
+		t.Errorf("the session after the handshake: %v", err)
+	}
+}
