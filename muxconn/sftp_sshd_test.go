@@ -2,6 +2,7 @@ package muxconn_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,26 @@ func sshdTarget(t *testing.T, s *sshdtest.Server) *target.Target {
 	}
 }
 
+// openSFTP opens an SFTP session on tg's master from p, closed (and the
+// master released) at the end of the test.
+func openSFTP(t *testing.T, ctx context.Context, p *muxconn.Pool, tg *target.Target) *muxconn.SFTP {
+	t.Helper()
+	m, err := p.Get(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := m.SFTP(ctx)
+	if err != nil {
+		m.Release()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		fs.Close()
+		m.Release()
+	})
+	return fs
+}
+
 // OpenSSH's sftp-server (and internal-sftp) answer limits@openssh.com with
 // 255 KiB reads and writes; files go and come back whole in requests that
 // large. (The in-process lab host's pkg/sftp server offers no limits: 32
@@ -45,16 +66,7 @@ func TestSSHDSFTPChunk(t *testing.T) {
 				p.Close()
 				auth.Close()
 			})
-			m, err := p.Get(ctx, sshdTarget(t, srv))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Release()
-			fs, err := m.SFTP(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fs.Close()
+			fs := openSFTP(t, ctx, p, sshdTarget(t, srv))
 			if got := fs.Chunk(); got != 255<<10 {
 				t.Errorf("chunk %d, want %d (OpenSSH's max-write-length)", got, 255<<10)
 			}
@@ -95,16 +107,7 @@ func TestSSHDSFTPChunk(t *testing.T) {
 func TestSFTPDefaultChunk(t *testing.T) {
 	l := newLab(t, 1, labhost.Options{})
 	ctx := testCtx(t)
-	m, err := l.pool(t, nil).Get(ctx, l.target(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Release()
-	fs, err := m.SFTP(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
+	fs := openSFTP(t, ctx, l.pool(t, nil), l.target(0))
 	if got := fs.Chunk(); got != 32<<10 {
 		t.Errorf("chunk %d, want 32 KiB", got)
 	}

@@ -226,14 +226,8 @@ var errNoLimits = errors.New("muxconn: sftp: no answer to " + limitsExtension)
 // the chunk size to use: the default when the server offers no limits, or
 // does not answer before stop or gone is closed or timeout fires.
 func askLimits(lr *limitsReader, w io.Writer, stop, gone <-chan struct{}, timeout <-chan time.Time) (int, error) {
-	var offered bool
-	select {
-	case offered = <-lr.offered:
-	case <-stop:
-		return sftpDefaultChunk, errNoLimits
-	case <-gone:
-		return sftpDefaultChunk, errNoLimits
-	case <-timeout:
+	offered, ok := await(lr.offered, stop, gone, timeout)
+	if !ok {
 		return sftpDefaultChunk, errNoLimits
 	}
 	if !offered {
@@ -242,17 +236,21 @@ func askLimits(lr *limitsReader, w io.Writer, stop, gone <-chan struct{}, timeou
 	if _, err := w.Write(limitsRequest()); err != nil {
 		return sftpDefaultChunk, fmt.Errorf("muxconn: sftp: asking for %s: %w", limitsExtension, err)
 	}
-	select {
-	case l, ok := <-lr.answer:
-		if !ok {
-			return sftpDefaultChunk, errNoLimits
-		}
-		return l.chunk(), nil
-	case <-stop:
-		return sftpDefaultChunk, errNoLimits
-	case <-gone:
-		return sftpDefaultChunk, errNoLimits
-	case <-timeout:
+	l, ok := await(lr.answer, stop, gone, timeout)
+	if !ok {
 		return sftpDefaultChunk, errNoLimits
 	}
+	return l.chunk(), nil
+}
+
+// await receives from ch; ok is false when ch is closed first, or stop or
+// gone is closed, or timeout fires.
+func await[T any](ch <-chan T, stop, gone <-chan struct{}, timeout <-chan time.Time) (v T, ok bool) {
+	select {
+	case v, ok = <-ch:
+	case <-stop:
+	case <-gone:
+	case <-timeout:
+	}
+	return v, ok
 }
