@@ -31,13 +31,29 @@ var quickFlag = flag.Bool("quick", false, "fewer hosts, smaller files and one it
 // onlyFlag picks scenarios, to iterate on one of them.
 var onlyFlag = flag.String("only", "", "run only these scenarios, e.g. S1,S3 (also FLEET_BENCH_ONLY)")
 
-// runs reports whether scenario (S1 … S5) is to run.
-func runs(scenario string) bool {
+// scenarioNames are the scenarios, in the order they run.
+var scenarioNames = []string{"S1", "S2", "S3", "S4", "S5"}
+
+// onlyScenarios returns the scenarios -only or FLEET_BENCH_ONLY names
+// (case and spaces aside), nil for all; a name that is no scenario is an
+// error, so that a typo can't pass for a partial run.
+func onlyScenarios() ([]string, error) {
 	only := *onlyFlag
 	if only == "" {
 		only = os.Getenv("FLEET_BENCH_ONLY")
 	}
-	return only == "" || slices.Contains(strings.Split(only, ","), scenario)
+	if strings.TrimSpace(only) == "" {
+		return nil, nil
+	}
+	var names []string
+	for _, n := range strings.Split(only, ",") {
+		n = strings.ToUpper(strings.TrimSpace(n))
+		if !slices.Contains(scenarioNames, n) {
+			return nil, fmt.Errorf("FLEET_BENCH_ONLY / -only: %q is not a scenario; name some of %s, separated by commas", n, strings.Join(scenarioNames, ","))
+		}
+		names = append(names, n)
+	}
+	return names, nil
 }
 
 const (
@@ -122,7 +138,8 @@ type sample struct {
 type bench struct {
 	t       *testing.T
 	cfg     config
-	tmp     string // short directory for sockets and scripts
+	only    []string // the scenarios to run (FLEET_BENCH_ONLY); nil for all
+	tmp     string   // short directory for sockets and scripts
 	fleet   string
 	servers []*sshdtest.Server
 	names   []string
@@ -150,7 +167,12 @@ func TestBench(t *testing.T) {
 		t.Skip("benchmark: needs Linux (/proc)")
 	}
 	quick := *quickFlag || os.Getenv("FLEET_BENCH_QUICK") == "1"
+	only, err := onlyScenarios()
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := newBench(t, quick)
+	b.only = only
 	b.buildFleet()
 	b.startServers(b.cfg.realHosts)
 	var note string
@@ -160,12 +182,9 @@ func TestBench(t *testing.T) {
 	}
 
 	start := time.Now()
-	for _, s := range []struct {
-		name string
-		run  func()
-	}{{"S1", b.s1}, {"S2", b.s2}, {"S3", b.s3}, {"S4", b.s4}, {"S5", b.s5}} {
-		if runs(s.name) {
-			s.run()
+	for i, run := range []func(){b.s1, b.s2, b.s3, b.s4, b.s5} {
+		if b.only == nil || slices.Contains(b.only, scenarioNames[i]) {
+			run()
 		}
 	}
 	b.fillRatios()
@@ -1518,6 +1537,9 @@ func (b *bench) report(total time.Duration) {
 	mode := "full"
 	if b.cfg.quick {
 		mode = "quick"
+	}
+	if b.only != nil {
+		mode += ", only " + strings.Join(b.only, ",")
 	}
 	fmt.Printf("\nfleet benchmark (%s, %d CPUs, %s; a row of several runs shows the median run)\n%s", mode, runtime.NumCPU(), total.Round(time.Second), table)
 	for _, n := range b.notes {

@@ -24,7 +24,9 @@ type SFTP struct {
 }
 
 // Chunk returns the size of its read and write requests: 32 KiB, or what
-// the server's answer to limits@openssh.com allows, up to 256 KiB.
+// the server's answer to limits@openssh.com allows, up to 255 KiB (unless
+// the caller's options set another). Asking costs one round trip when the
+// session opens.
 func (c *SFTP) Chunk() int { return c.chunk }
 
 // sftpLimitsWait bounds the wait for the answer to the limits request; a

@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/pkg/sftp"
 )
 
 // sftpPacket frames an SFTP packet of type typ with body.
@@ -162,4 +164,81 @@ func FuzzLimitsReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fakeLimitsServer is a minimal SFTP v3 server on r and w: it offers
+// limits@openssh.com, answers it with the given limits, and serves every
+// READ in full, as a server that takes large requests does.
+func fakeLimitsServer(r io.Reader, w io.Writer, packet, read, write uint64) {
+	for {
+		var hdr [4]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		typ, rest := body[0], body[1:]
+		if typ == 1 { // INIT
+			w.Write(versionPacket(limitsExtension))
+			continue
+		}
+		id := binary.BigEndian.Uint32(rest)
+		switch typ {
+		case sshFxpExtended:
+			w.Write(limitsReply(id, packet, read, write))
+		case 3: // OPEN
+			w.Write(sftpPacket(102, u32(id), sstr("h")))
+		case 5: // READ: id, handle, offset, length
+			hl := binary.BigEndian.Uint32(rest[4:])
+			n := binary.BigEndian.Uint32(rest[8+hl+8:])
+			w.Write(sftpPacket(103, u32(id), u32(n), make([]byte, n)))
+		default:
+			w.Write(sftpPacket(sshFxpStatus, u32(id), u32(0), sstr(""), sstr("")))
+		}
+	}
+}
+
+// A read of a whole chunk comes back, whatever the server allows: the
+// answer to a 256 KiB read would exceed the largest packet pkg/sftp takes
+// (256 KiB), which ends the session. (Found in review: AsyncSSH, for one,
+// allows 4 MiB.)
+func TestLimitsChunkReadsBack(t *testing.T) {
+	for _, lim := range []uint64{255 << 10, 256 << 10, 4 << 20} {
+		cr, sw := io.Pipe()
+		sr, cw := io.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			fakeLimitsServer(sr, sw, lim+1024, lim, lim)
+		}()
+		lr := newLimitsReader(cr)
+		c, err := sftp.NewClientPipe(lr, cw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk, err := askLimits(lr, cw, nil, nil, time.After(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range sftpSizing(chunk) {
+			if err := o(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f, err := c.Open("x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := f.Read(make([]byte, chunk))
+		if n != chunk || (err != nil && err != io.EOF) {
+			t.Errorf("server limits %d: chunk %d: read %d bytes, %v", lim, chunk, n, err)
+		}
+		for _, p := range []io.Closer{cr, sw, sr, cw} {
+			p.Close()
+		}
+		c.Close()
+		<-done
+	}
 }

@@ -28,8 +28,13 @@ import (
 //
 // What differs from a session per command: the command's parent is the
 // long-lived shell, not sshd (a command that mentions $$ gets a session of
-// its own, see RunSeq); errors from the shell itself may name eval as
-// their source (dash: "sh: 1: eval: x: not found"); one killed by
+// its own, see RunSeq, but $$ in a file it sources or a function it
+// inherits is the loop's, and `kill $$` there ends the loop while the
+// command goes on); errors from the shell itself may name eval as their
+// source (dash "sh: 1: eval: x: not found", zsh "(eval):1:", busybox
+// "sh: eval: line 0:"); bash ends with 1, not 127, on an expansion error
+// (set -u, ${x:?}); a stray break or continue ends the command silently
+// under busybox and zsh (zsh -c fails with an error); one killed by
 // a signal ends with status 128+N, as a shell reports it, not with the
 // signal's name; output that a process the command left in the background
 // writes after the command ended is not waited for: it goes to the
@@ -208,7 +213,8 @@ func (sh *Shell) Close() {
 // function's source ("environment: line 1: …") and zsh would set $0 to
 // the function's name. Other shells (dash, busybox) run it from a
 // function, so that a stray break or continue in it doesn't reach the
-// loop, which would end the command there.
+// loop, which would end the command there; that works for dash, not for
+// busybox.
 //
 // Every command gets its stdout and stderr opened anew from the loop's
 // (through /proc, where it can): a command that leaves them non-blocking
