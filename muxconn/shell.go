@@ -39,7 +39,9 @@ import (
 // signal's name; output that a process the command left in the background
 // writes after the command ended is not waited for: it goes to the
 // command running then (or nowhere between runs), where sshd would have
-// kept the command's session open until that process closed its output.
+// kept the command's session open until that process closed its output;
+// what the login shell's startup files print goes with the first command
+// only.
 // A timeout or cancel sends TERM to the shell's whole process group (the
 // command and what it started), through a session of its own.
 //
