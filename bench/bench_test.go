@@ -159,14 +159,20 @@ type bench struct {
 // same path on every host.
 const remoteRoot = "/srv/fleet-bench"
 
-func TestBench(t *testing.T) {
+// benchMode skips the test unless FLEET_BENCH=1 on Linux (what names the
+// test in the skip message) and returns whether the run is quick.
+func benchMode(t *testing.T, what, how string) (quick bool) {
 	if os.Getenv("FLEET_BENCH") != "1" {
-		t.Skip("benchmark: set FLEET_BENCH=1 (make bench / make bench-quick) to run it")
+		t.Skipf("%s: set FLEET_BENCH=1 (%s) to run it", what, how)
 	}
 	if runtime.GOOS != "linux" {
-		t.Skip("benchmark: needs Linux (/proc)")
+		t.Skipf("%s: needs Linux (/proc)", what)
 	}
-	quick := *quickFlag || os.Getenv("FLEET_BENCH_QUICK") == "1"
+	return *quickFlag || os.Getenv("FLEET_BENCH_QUICK") == "1"
+}
+
+func TestBench(t *testing.T) {
+	quick := benchMode(t, "benchmark", "make bench / make bench-quick")
 	only, err := onlyScenarios()
 	if err != nil {
 		t.Fatal(err)

@@ -52,13 +52,7 @@ import (
 //     samples' stacks are (handshake, session, report sinks, jinja, …),
 //     and the warm masters' own CPU profiles.
 func TestProfileS1(t *testing.T) {
-	if os.Getenv("FLEET_BENCH") != "1" {
-		t.Skip("profile: set FLEET_BENCH=1 to run it (see bench/README.md, Profiles)")
-	}
-	if runtime.GOOS != "linux" {
-		t.Skip("profile: needs Linux (/proc)")
-	}
-	quick := *quickFlag || os.Getenv("FLEET_BENCH_QUICK") == "1"
+	quick := benchMode(t, "profile", "see bench/README.md, Profiles")
 	b := newBench(t, quick)
 	runs := 30
 	if quick {

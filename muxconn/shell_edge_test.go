@@ -182,6 +182,19 @@ func TestShellEdgeTrailingBackslash(t *testing.T) {
 	}
 }
 
+// perlShell returns a lab master, a context and a LoginShell on it, closed
+// at the end of the test; it skips without perl.
+func perlShell(t *testing.T) (*Master, context.Context, *Shell) {
+	t.Helper()
+	if _, err := exec.LookPath("perl"); err != nil {
+		t.Skip("no perl")
+	}
+	m, _ := rvMaster(t, labhost.Options{})
+	sh := m.Shell(LoginShell)
+	t.Cleanup(sh.Close)
+	return m, rvCtx(t), sh
+}
+
 // Every command shares the loop's stdout pipe (its open file description).
 // One that sets O_NONBLOCK on it (node does, perl here) leaves it so for
 // every later command and for the loop's own printf of the mark: a later
@@ -189,13 +202,7 @@ func TestShellEdgeTrailingBackslash(t *testing.T) {
 // written is lost, so await never sees it and the command hangs (here
 // until the test's timeout). In sessions of their own both succeed.
 func TestShellEdgeNonblockingStdoutLeaks(t *testing.T) {
-	if _, err := exec.LookPath("perl"); err != nil {
-		t.Skip("no perl")
-	}
-	m, _ := rvMaster(t, labhost.Options{})
-	ctx := rvCtx(t)
-	sh := m.Shell(LoginShell)
-	defer sh.Close()
+	m, ctx, sh := perlShell(t)
 	const setNonblock = `perl -MFcntl -e 'fcntl(STDOUT, F_SETFL, fcntl(STDOUT, F_GETFL, 0) | O_NONBLOCK) or die'`
 	const big = 20 << 20
 	bigCmd := "head -c " + itoa(big) + " /dev/zero"
@@ -307,13 +314,7 @@ func TestShellEdgeStartIgnoresCommandTimeout(t *testing.T) {
 // stderr), the stdout mark never comes, and Run waits for it forever
 // (here until an 8s context; a command without a timeout hangs the host).
 func TestShellEdgeNonblockingLosesMark(t *testing.T) {
-	if _, err := exec.LookPath("perl"); err != nil {
-		t.Skip("no perl")
-	}
-	m, _ := rvMaster(t, labhost.Options{})
-	ctx := rvCtx(t)
-	sh := m.Shell(LoginShell)
-	defer sh.Close()
+	_, ctx, sh := perlShell(t)
 	if err := sh.Run(ctx, Command{Cmd: "true"}); err != nil {
 		t.Fatal(err)
 	}
