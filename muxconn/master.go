@@ -39,6 +39,13 @@ type Master struct {
 	opensMu sync.Mutex
 	closing bool
 	opens   sync.WaitGroup
+
+	// chunk is the SFTP request size the server's answer to
+	// limits@openssh.com gave the first SFTP session, 0 until then. Later
+	// sessions on the connection reuse it rather than ask again, which
+	// costs a round trip (a copy or template task opens one each).
+	chunkMu sync.Mutex
+	chunk   int
 }
 
 func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Duration) *Master {

@@ -26,23 +26,36 @@ type SFTP struct {
 // Chunk returns the size of its read and write requests: 32 KiB, or what
 // the server's answer to limits@openssh.com allows, up to 255 KiB (unless
 // the caller's options set another). Asking costs one round trip when the
-// session opens.
+// connection's first SFTP session opens; later ones reuse the answer.
 func (c *SFTP) Chunk() int { return c.chunk }
 
 // sftpLimitsWait bounds the wait for the answer to the limits request; a
 // server that offers the extension answers at once.
 const sftpLimitsWait = 10 * time.Second
 
-// sftpChunk asks the server behind lr and w for its limits (see askLimits).
-// Only a failed write is an error: without an answer the default holds.
+// sftpChunk asks the server behind lr and w for its limits (see askLimits),
+// unless an earlier session on the connection learnt them. Only a failed
+// write is an error: without an answer the default holds, for this session.
 func (m *Master) sftpChunk(lr *limitsReader, w io.Writer, abandoned <-chan struct{}) (int, error) {
 	t := time.NewTimer(sftpLimitsWait)
 	defer t.Stop()
 	chunk, err := askLimits(lr, w, abandoned, m.done, t.C)
-	if errors.Is(err, errNoLimits) {
+	switch {
+	case errors.Is(err, errNoLimits):
 		return chunk, nil
+	case err == nil:
+		m.chunkMu.Lock()
+		m.chunk = chunk
+		m.chunkMu.Unlock()
 	}
 	return chunk, err
+}
+
+// knownChunk returns the SFTP chunk an earlier session learnt, or 0.
+func (m *Master) knownChunk() int {
+	m.chunkMu.Lock()
+	defer m.chunkMu.Unlock()
+	return m.chunk
 }
 
 // NoSFTPError says the server refused the sftp subsystem.
@@ -94,10 +107,18 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*SFTP, er
 		if err := s.RequestSubsystem("sftp"); err != nil {
 			st.err = &subsystemError{err}
 		} else {
-			lr := newLimitsReader(stdout)
-			st.c, st.err = sftp.NewClientPipe(lr, stdin, opts...)
+			st.chunk = m.knownChunk()
+			var out io.Reader = stdout
+			var lr *limitsReader
+			if st.chunk == 0 {
+				lr = newLimitsReader(stdout)
+				out = lr
+			}
+			st.c, st.err = sftp.NewClientPipe(out, stdin, opts...)
 			if st.err == nil {
-				st.chunk, st.err = m.sftpChunk(lr, stdin, abandoned)
+				if lr != nil {
+					st.chunk, st.err = m.sftpChunk(lr, stdin, abandoned)
+				}
 				// The caller's options come last, to win.
 				for _, o := range append(sftpSizing(st.chunk), opts...) {
 					if st.err == nil {

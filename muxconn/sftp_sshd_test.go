@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -101,6 +102,78 @@ func TestSSHDSFTPChunk(t *testing.T) {
 		})
 	}
 }
+
+// A connection asks for the limits once: later SFTP sessions on it (play
+// opens one per copy or template task) reuse the answer rather than pay a
+// round trip for it. The subsystem here copies what it reads to a file.
+func TestSSHDSFTPAsksLimitsOnce(t *testing.T) {
+	server := sshdtest.SFTPServer()
+	if server == "internal-sftp" {
+		t.Skip("no sftp-server binary to wrap")
+	}
+	// The login user (not the test's) runs the wrapper and writes its copy.
+	dir, err := os.MkdirTemp("", "fleet-sftp-tee-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	in, wrapper := filepath.Join(dir, "in"), filepath.Join(dir, "sftp-tee")
+	script := "#!/bin/sh\ntee -a " + in + " | exec " + server + "\n"
+	for _, err := range []error{
+		os.Chmod(dir, 0o755),
+		os.WriteFile(in, nil, 0o666), os.Chmod(in, 0o666),
+		os.WriteFile(wrapper, []byte(script), 0o755),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := sshdtest.Start(t, sshdtest.Options{SFTP: wrapper})
+
+	ctx := testCtx(t)
+	auth := &muxconn.Auth{}
+	p := muxconn.NewPool(muxconn.PoolOptions{Auth: auth, HostKeys: muxconn.KnownHosts{DB: hostkey.NewDB()}})
+	t.Cleanup(func() {
+		p.Close()
+		auth.Close()
+	})
+	m, err := p.Get(ctx, sshdTarget(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	for i := range 3 {
+		fs, err := m.SFTP(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fs.Chunk(); got != 255<<10 {
+			t.Errorf("session %d: chunk %d, want %d", i, got, 255<<10)
+		}
+		if _, err := fs.Getwd(); err != nil {
+			t.Errorf("session %d: %v", i, err)
+		}
+		fs.Close()
+	}
+	// sftp-server has read all a session sent once it ends, and Close
+	// waits for it to end; tee may write a moment later.
+	var got []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, err = os.ReadFile(in)
+		if bytes.Count(got, sftpInit) >= 3 || err != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if n := bytes.Count(got, sftpInit); n != 3 {
+		t.Fatalf("the wrapper copied %d SFTP handshakes (%d bytes, %v), want 3", n, len(got), err)
+	}
+	if n := bytes.Count(got, []byte("limits@openssh.com")); n != 1 {
+		t.Errorf("the server was asked for its limits %d times over 3 sessions, want 1", n)
+	}
+}
+
+// sftpInit is an SSH_FXP_INIT packet for version 3, as pkg/sftp sends it.
+var sftpInit = []byte{0, 0, 0, 5, 1, 0, 0, 0, 3}
 
 // A server that offers no limits (here pkg/sftp's, in the lab host) gets
 // 32 KiB requests, which every server takes.

@@ -23,6 +23,11 @@ const limitWrapperName = "sftp-server-limited"
 // Options.FileSizeLimitKB needs one; Start skips the test then.
 var errNoSFTPServer = errors.New("no sftp-server binary, which Options.FileSizeLimitKB needs: install openssh-sftp-server")
 
+// SFTPServer returns the path of the system's sftp-server binary, or
+// "internal-sftp" when there is none, for tests that wrap it in
+// Options.SFTP.
+func SFTPServer() string { return sftpServer() }
+
 // sftpServer returns the sftp-server binary, or sshd's built-in one.
 func sftpServer() string {
 	for _, p := range []string{
