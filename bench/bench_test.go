@@ -31,6 +31,26 @@ var quickFlag = flag.Bool("quick", false, "fewer hosts, smaller files and one it
 // onlyFlag picks scenarios, to iterate on one of them.
 var onlyFlag = flag.String("only", "", "run only these scenarios, e.g. S1,S3 (also FLEET_BENCH_ONLY)")
 
+// echoFlag picks the command S1 and S2 run: the shell's echo builtin, or a
+// program such as /bin/echo, as most commands users run are.
+var echoFlag = flag.String("echo", "", "the command S1 and S2 run with a number, echo (the builtin, default) or a program such as /bin/echo (also FLEET_BENCH_ECHO)")
+
+// echoCommand returns -echo or FLEET_BENCH_ECHO, "echo" when neither is
+// set. It must be one plain word, as it goes into every tool's command.
+func echoCommand() (string, error) {
+	e := *echoFlag
+	if e == "" {
+		e = os.Getenv("FLEET_BENCH_ECHO")
+	}
+	if e == "" {
+		return "echo", nil
+	}
+	if strings.Trim(e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-") != "" {
+		return "", fmt.Errorf("FLEET_BENCH_ECHO / -echo: %q is not one plain word; give echo or a program's path such as /bin/echo", e)
+	}
+	return e, nil
+}
+
 // scenarioNames are the scenarios, in the order they run.
 var scenarioNames = []string{"S1", "S2", "S3", "S4", "S5"}
 
@@ -68,7 +88,8 @@ const (
 // config sizes the scenarios.
 type config struct {
 	quick    bool
-	iters    int // iterations of S1 and S2; the median run is reported
+	echo     string // S1's and S2's command, given a number (echoCommand)
+	iters    int    // iterations of S1 and S2; the median run is reported
 	s1Hosts  int
 	s1Cmds   int
 	s2Cmds   int
@@ -751,12 +772,12 @@ func (b *bench) s1() {
 	// tasks.
 	fleetArgs := []string{"run", "all"}
 	for i := 1; i <= cmds; i++ {
-		fleetArgs = append(fleetArgs, "-c", fmt.Sprintf("echo %d", i))
+		fleetArgs = append(fleetArgs, "-c", fmt.Sprintf("%s %d", b.cfg.echo, i))
 	}
 	var pb strings.Builder
 	pb.WriteString("- hosts: all\n  gather_facts: no\n  tasks:\n")
 	for i := 1; i <= cmds; i++ {
-		fmt.Fprintf(&pb, "    - shell: echo %d\n", i)
+		fmt.Fprintf(&pb, "    - shell: %s %d\n", b.cfg.echo, i)
 	}
 	playbook := filepath.Join(l.dir, "s1.yml")
 	writeFile(t, playbook, pb.String())
@@ -784,7 +805,7 @@ func (b *bench) s1() {
 
 	// ssh with ControlMaster: per host, a master, then the commands in
 	// sequence through it, all hosts at once.
-	seq := fmt.Sprintf(`for i in $(seq 1 %d); do ssh -F "$CFG" -S "$CP" $h "echo $i" >> "$OUT/$h"; done`, cmds)
+	seq := fmt.Sprintf(`for i in $(seq 1 %d); do ssh -F "$CFG" -S "$CP" $h "%s $i" >> "$OUT/$h"; done`, cmds, b.cfg.echo)
 	prelude := fmt.Sprintf(`CFG=%q; T=%q; OUT=%q; CP="$T/s-%%C"`, l.sshConfig, filepath.Join(b.tmp, "sshcm"), out)
 	resetOut := func(ctx context.Context) error {
 		if err := freshDir(out); err != nil {
@@ -822,14 +843,14 @@ func (b *bench) s1() {
 	// pssh and pdsh: one invocation per command, a new connection each.
 	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "pssh", mode: "cold", needs: []string{"parallel-ssh"},
 		cmd: func() *exec.Cmd {
-			return shell(fmt.Sprintf(`for i in $(seq 1 %d); do parallel-ssh -h %q -p %d -t 0 -i -x "-F %s" "echo $i" || exit 1; done`,
-				cmds, l.hostsFile, n, l.sshConfig))
+			return shell(fmt.Sprintf(`for i in $(seq 1 %d); do parallel-ssh -h %q -p %d -t 0 -i -x "-F %s" "%s $i" || exit 1; done`,
+				cmds, l.hostsFile, n, l.sshConfig, b.cfg.echo))
 		},
 		check: func(s sample) error { return lineSet(parsePssh(s.stdout), want) }})
 	b.measure(scen, n, servers, b.cfg.iters, variant{tool: "pdsh", mode: "cold", needs: []string{"pdsh"},
 		cmd: func() *exec.Cmd {
-			c := shell(fmt.Sprintf(`for i in $(seq 1 %d); do pdsh -R ssh -f %d -l %s -w %s "echo $i" || exit 1; done`,
-				cmds, n, b.login, strings.Join(l.names, ",")))
+			c := shell(fmt.Sprintf(`for i in $(seq 1 %d); do pdsh -R ssh -f %d -l %s -w %s "%s $i" || exit 1; done`,
+				cmds, n, b.login, strings.Join(l.names, ","), b.cfg.echo))
 			c.Env = append(os.Environ(), "PDSH_SSH_ARGS_APPEND=-F "+l.sshConfig)
 			return c
 		},
@@ -864,7 +885,7 @@ func (b *bench) s1() {
 	// it connects, warm it rides an `ssh -fN` master.
 	var all []string
 	for i := 1; i <= cmds; i++ {
-		all = append(all, fmt.Sprintf("echo %d", i))
+		all = append(all, fmt.Sprintf("%s %d", b.cfg.echo, i))
 	}
 	oneSession := fmt.Sprintf(`ssh -F "$CFG" $h %q > "$OUT/$h"`, strings.Join(all, "; "))
 	b.measure(scen, n, servers, b.cfg.s1Iters, variant{tool: floorTool, mode: "cold", needs: []string{"ssh"},
@@ -911,7 +932,7 @@ func (b *bench) s2() {
 	want := expected(l.names, echoes(cmds))
 	args := []string{"run", "all", "--fresh"}
 	for i := 1; i <= cmds; i++ {
-		args = append(args, "-c", fmt.Sprintf("echo %d", i))
+		args = append(args, "-c", fmt.Sprintf("%s %d", b.cfg.echo, i))
 	}
 	b.measure(scen, 1, l.servers, b.cfg.iters, variant{tool: "fleet run", mode: "cold",
 		cmd:   func() *exec.Cmd { return b.fleetCmd(l, args...) },
@@ -924,7 +945,7 @@ func (b *bench) s2() {
 		return freshDir(filepath.Join(b.tmp, "sshcm"))
 	}
 	prelude := fmt.Sprintf(`CFG=%q; T=%q; OUT=%q; CP="$T/s-%%C"`, l.sshConfig, filepath.Join(b.tmp, "sshcm"), out)
-	seq := fmt.Sprintf(`for i in $(seq 1 %d); do ssh -F "$CFG" -S "$CP" $h "echo $i" >> "$OUT/$h"; done`, cmds)
+	seq := fmt.Sprintf(`for i in $(seq 1 %d); do ssh -F "$CFG" -S "$CP" $h "%s $i" >> "$OUT/$h"; done`, cmds, b.cfg.echo)
 	b.measure(scen, 1, l.servers, b.cfg.iters, variant{tool: "ssh ControlMaster", mode: "cold", needs: []string{"ssh"},
 		setup: reset, after: reset,
 		cmd:   func() *exec.Cmd { return shell(parallelHosts(l.names, prelude, sshMasterUp+seq+"\n"+sshMasterDown)) },
@@ -1546,6 +1567,9 @@ func (b *bench) report(total time.Duration) {
 	}
 	if b.only != nil {
 		mode += ", only " + strings.Join(b.only, ",")
+	}
+	if b.cfg.echo != "echo" {
+		mode += ", commands " + b.cfg.echo
 	}
 	fmt.Printf("\nfleet benchmark (%s, %d CPUs, %s; a row of several runs shows the median run)\n%s", mode, runtime.NumCPU(), total.Round(time.Second), table)
 	for _, n := range b.notes {

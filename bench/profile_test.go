@@ -91,7 +91,7 @@ func TestProfileS1(t *testing.T) {
 		t.Log(note)
 	}
 	p := &profiler{b: b, l: b.lab(b.cfg.s1Hosts), dir: dir, runs: runs}
-	fmt.Printf("\nS1 profile: %d hosts, %d runs per variant, %d CPUs, load average %s\n", b.cfg.s1Hosts, runs, runtime.NumCPU(), loadAverage())
+	fmt.Printf("\nS1 profile: %d hosts, %d runs per variant of `%s 1` … `%s %d`, %d CPUs, load average %s\n", b.cfg.s1Hosts, runs, b.cfg.echo, b.cfg.echo, b.cfg.s1Cmds, runtime.NumCPU(), loadAverage())
 	p.sessionPhases()
 	p.variants()
 	fmt.Printf("\nload average at the end %s; profiles in %s\n", loadAverage(), dir)
@@ -103,6 +103,9 @@ func TestProfileS1(t *testing.T) {
 func newBench(t *testing.T, quick bool) *bench {
 	b := &bench{t: t, cfg: newConfig(quick)}
 	var err error
+	if b.cfg.echo, err = echoCommand(); err != nil {
+		t.Fatal(err)
+	}
 	b.tmp, err = os.MkdirTemp("/tmp", "fb")
 	if err != nil {
 		t.Fatal(err)
@@ -528,13 +531,13 @@ func (p *profiler) variants() {
 	runArgs := []string{"run", "all"}
 	var all []string
 	for i := 1; i <= cmds; i++ {
-		runArgs = append(runArgs, "-c", fmt.Sprintf("echo %d", i))
-		all = append(all, fmt.Sprintf("echo %d", i))
+		runArgs = append(runArgs, "-c", fmt.Sprintf("%s %d", p.b.cfg.echo, i))
+		all = append(all, fmt.Sprintf("%s %d", p.b.cfg.echo, i))
 	}
 	var pb strings.Builder
 	pb.WriteString("- hosts: all\n  gather_facts: no\n  tasks:\n")
 	for i := 1; i <= cmds; i++ {
-		fmt.Fprintf(&pb, "    - shell: echo %d\n", i)
+		fmt.Fprintf(&pb, "    - shell: %s %d\n", p.b.cfg.echo, i)
 	}
 	playbook := filepath.Join(l.dir, "s1.yml")
 	writeFile(t, playbook, pb.String())
