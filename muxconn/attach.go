@@ -91,8 +91,7 @@ func (p *Pool) ride(ctx context.Context, t *target.Target) (*Master, error) {
 		p.logf("%s: the master at %s did not take fleet as a client (%v); connecting directly", t.Alias, path, err)
 		return nil, nil
 	}
-	m := newMaster(t, ssh.NewClient(c, chans, reqs), nil, time.Since(start))
-	m.ControlPath = path
+	m := newMaster(t, ssh.NewClient(c, chans, reqs), nil, time.Since(start), path)
 	p.logf("%s: riding the master at %s (%s)", t.Alias, path, m.ConnectTime.Round(time.Millisecond))
 	return m, nil
 }

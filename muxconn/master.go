@@ -48,7 +48,10 @@ type Master struct {
 	chunk   int
 }
 
-func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Duration) *Master {
+// newMaster wraps c, a connection fleet logged in itself (through jump,
+// if not nil) or, with controlPath, the base connection to a master it
+// rides (see channelClient).
+func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Duration, controlPath string) *Master {
 	limit := t.MaxSessions
 	if limit <= 0 {
 		limit = DefaultMaxSessions
@@ -56,6 +59,7 @@ func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Durat
 	m := &Master{
 		Target:      t,
 		ConnectTime: connect,
+		ControlPath: controlPath,
 		client:      c,
 		jump:        jump,
 		gate:        NewSessionGate(limit),
@@ -69,7 +73,9 @@ func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Durat
 		m.setErr(err)
 		close(m.done)
 	}()
-	if t.ServerAliveInterval > 0 {
+	// A ridden master keeps its own connection alive, and OpenSSH's drops
+	// a client sending keepalives (see channelClient).
+	if t.ServerAliveInterval > 0 && controlPath == "" {
 		m.wg.Add(1)
 		go m.keepalive(t.ServerAliveInterval, max(t.ServerAliveCountMax, 1))
 	}

@@ -221,7 +221,7 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 		if err != nil {
 			return nil, p.unreachable(ctx, t, addr, err, false)
 		}
-		conn, err = jump.client.DialContext(dctx, "tcp", addr)
+		conn, err = jump.Dial(dctx, addr)
 		if err == nil {
 			hc, ok := newHopConn(jump, conn)
 			if !ok {
@@ -275,7 +275,7 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 		return nil, u
 	}
 	p.dials.Add(1)
-	m := newMaster(t, ssh.NewClient(c, chans, reqs), jump, time.Since(start))
+	m := newMaster(t, ssh.NewClient(c, chans, reqs), jump, time.Since(start), "")
 	p.logf("%s: connected to %s in %s", t.Alias, t.Key(), m.ConnectTime.Round(time.Millisecond))
 	return m, nil
 }

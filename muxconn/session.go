@@ -14,9 +14,10 @@ import (
 // the master's session gate.
 type Session struct {
 	*ssh.Session
-	m    *Master
-	once sync.Once
-	idle *idleSlot
+	m      *Master
+	hangup func() // ends the channel's own control connection, on a ridden master
+	once   sync.Once
+	idle   *idleSlot
 }
 
 // Idle lends s's slot to the gate while s sits unused: a caller that finds
@@ -52,6 +53,7 @@ func (s *Session) Close() error {
 func (s *Session) close() {
 	s.once.Do(func() {
 		s.Session.Close()
+		s.hangup()
 		s.m.gate.Release()
 	})
 }
@@ -92,10 +94,10 @@ func (m *Master) newSession(ctx context.Context, wait bool) (*Session, error) {
 			}
 			return nil, err
 		}
-		s, err := m.open(ctx)
+		s, hangup, err := m.open(ctx)
 		if err == nil {
 			m.gate.opened()
-			return &Session{Session: s, m: m}, nil
+			return &Session{Session: s, m: m, hangup: hangup}, nil
 		}
 		var refused *ssh.OpenChannelError
 		if !errors.As(err, &refused) {
@@ -131,39 +133,53 @@ func (m *Master) newSession(ctx context.Context, wait bool) (*Session, error) {
 	}
 }
 
-// open opens a session channel. x/crypto's NewSession takes no context and
-// blocks until the server answers, so it runs aside, owned by the master; a
-// caller that gives up abandons it, and a session that opens after all is
-// closed.
-func (m *Master) open(ctx context.Context) (*ssh.Session, error) {
+// open opens a session channel, and returns with it the func that ends
+// the channel's control connection on a ridden master (see
+// channelClient), to call after closing it. x/crypto's NewSession takes no
+// context and blocks until the server answers, so it runs aside, owned by
+// the master; a caller that gives up abandons it, and a session that opens
+// after all is closed.
+func (m *Master) open(ctx context.Context) (*ssh.Session, func(), error) {
 	type opened struct {
-		s   *ssh.Session
-		err error
+		s      *ssh.Session
+		hangup func()
+		err    error
 	}
 	if !m.track() {
-		return nil, m.lost()
+		return nil, nil, m.lost()
 	}
 	ch := make(chan opened)
 	abandoned := make(chan struct{})
+	actx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer m.opens.Done()
-		s, err := m.client.NewSession()
+		defer cancel()
+		var o opened
+		var c *ssh.Client
+		if c, o.hangup, o.err = m.channelClient(actx); o.err == nil {
+			if o.s, o.err = c.NewSession(); o.err != nil {
+				o.hangup()
+			}
+		}
 		select {
-		case ch <- opened{s, err}:
+		case ch <- o:
 		case <-abandoned:
-			if s != nil {
-				s.Close()
+			if o.err == nil {
+				o.s.Close()
+				o.hangup()
 			}
 		}
 	}()
 	select {
 	case o := <-ch:
-		return o.s, o.err
+		return o.s, o.hangup, o.err
 	case <-ctx.Done():
 		close(abandoned)
-		return nil, ctx.Err()
+		cancel()
+		return nil, nil, ctx.Err()
 	case <-m.done:
 		close(abandoned)
-		return nil, m.lost()
+		cancel()
+		return nil, nil, m.lost()
 	}
 }

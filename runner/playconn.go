@@ -96,7 +96,7 @@ func (c *taskConn) Remote(ctx context.Context) (*transfer.Remote, error) {
 }
 
 func (c *taskConn) Dial(ctx context.Context, addr string) (net.Conn, error) {
-	return c.m.Client().DialContext(ctx, "tcp", addr)
+	return c.m.Dial(ctx, addr)
 }
 
 // close ends the task's SFTP session, if it opened one.

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -466,5 +468,86 @@ func TestSSHDMasterStartRace(t *testing.T) {
 	}
 	if r := lab.fleet(t, "master", "start", "h01:h02"); r.code != 0 || strings.Count(r.stdout, "already running") != 2 {
 		t.Errorf("master start over running masters: exit %d", r.code)
+	}
+}
+
+// Riding a stock OpenSSH master leaves it up while other clients use it.
+// OpenSSH's master (9.2) looks up the channel a proxy client closes by the
+// server's channel number among all its channels, where another client's
+// control channel keeps the number of its own session: on a match it
+// marks the wrong one, later closes fleet's channel twice, and sshd ends
+// the master's connection with everything on it. Here another `ssh -S`
+// client keeps a session open, and the lab's second host is reached
+// through the master (ProxyJump), while fleet runs commands, its
+// long-lived shell, sessions at once and SFTP, 10 times.
+func TestSSHDRidingKeepsOpenSSHMasterUp(t *testing.T) {
+	lab := newSSHDLab(t, 2, sshdtest.Options{})
+	dir := shortDir(t)
+	j, h := lab.servers[0], lab.servers[1]
+	lab.extraConf = []string{fmt.Sprintf("Host h01\n  HostName %s\n  Port %d\n  User %s\nHost h02\n  HostName %s\n  Port %d\n  User %s\n  ProxyJump h01\nHost *\n  ControlPath %s/%%n\n  ControlMaster auto\n",
+		j.Addr(), j.Port(), j.User(), h.Addr(), h.Port(), h.User(), dir)}
+	lab.write(t)
+	ssh := func(args ...string) *exec.Cmd {
+		return exec.Command("ssh", append([]string{"-F", lab.sshConfig}, args...)...)
+	}
+	if out, err := ssh("-M", "-N", "-f", "-o", "ControlPersist=10m", "h01").CombinedOutput(); err != nil {
+		t.Fatalf("ssh -M h01: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { ssh("-O", "exit", "h01").Run() })
+	// Another client of the master, with a session open throughout.
+	other := ssh("h01", "echo up; exec sleep 300")
+	up, err := other.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+	if line, err := bufio.NewReader(up).ReadString('\n'); line != "up\n" {
+		t.Fatalf("the other client's session: %q, %v", line, err)
+	}
+
+	src := filepath.Join(t.TempDir(), "f")
+	writeFile(t, src, "data\n")
+	dst := remoteBase(t, j)
+	for i := range 10 {
+		r := lab.fleet(t, "run", "all", "-v", "-c", "true", "-c", "echo ran")
+		if r.code != 0 || strings.Count(r.stdout, "ran") != 2 || !strings.Contains(r.stderr, "h01: riding the master") {
+			t.Fatalf("run %d: exit %d\n%s%s", i, r.code, r.stdout, r.stderr)
+		}
+		// Sessions open at once get the server's channel numbers 1 and
+		// 2; the other client's session is 0.
+		r = lab.fleet(t, "run", "h01", "--parallel", "-c", "sleep 0.2; echo a", "-c", "sleep 0.2; echo b")
+		if r.code != 0 || !strings.Contains(r.stdout, "a") || !strings.Contains(r.stdout, "b") {
+			t.Fatalf("parallel run %d: exit %d\n%s%s", i, r.code, r.stdout, r.stderr)
+		}
+		if r = lab.fleet(t, "push", "h01", src, dst+"/"); r.code != 0 {
+			t.Fatalf("push %d: exit %d\n%s%s", i, r.code, r.stdout, r.stderr)
+		}
+		if out, err := ssh("-O", "check", "h01").CombinedOutput(); err != nil {
+			t.Fatalf("after fleet's run %d the OpenSSH master is gone: %s\nsshd: %s", i, out, j.Log())
+		}
+	}
+	if n := j.CountLog("nonexistent channel"); n != 0 {
+		t.Errorf("sshd saw %d messages for channels already closed", n)
+	}
+}
+
+// OpenSSH's master drops a proxy client that sends a global request other
+// than tcpip-forward, keepalives included: a rider leaves keepalives to
+// the master, so commands outlast ServerAliveInterval (1s in the lab).
+func TestSSHDRidingOutlastsServerAliveInterval(t *testing.T) {
+	lab := newSSHDLab(t, 1, sshdtest.Options{})
+	lab.write(t)
+	sock := filepath.Join(shortDir(t), "m.sock")
+	sshMaster(t, lab, sock, nil, "-i", sshdtest.ClientKeyPath(), "-o", "IdentitiesOnly=yes")
+	withControlPath(t, lab, sock, "auto")
+	if !strings.Contains(readFile(t, lab.sshConfig), "ServerAliveInterval 1\n") {
+		t.Fatal("the lab's ssh_config no longer sets ServerAliveInterval 1")
+	}
+	r := lab.fleet(t, "run", "all", "--", "sleep 3; echo done")
+	if r.code != 0 || !strings.Contains(r.stdout, "h01 | done") {
+		t.Errorf("a 3s command through the OpenSSH master: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

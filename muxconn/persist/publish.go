@@ -36,6 +36,10 @@ type Options struct {
 // package doc) or ctx ends; Wait waits for that. It returns once the socket
 // listens. The caller releases m after Wait.
 func Publish(ctx context.Context, host string, m *muxconn.Master, path string, opts Options) (*Published, error) {
+	if m.ControlPath != "" {
+		// Its connection is a proxy client's, which can't serve others.
+		return nil, fmt.Errorf("persist: %s rides the master at %s; a master to publish must log in itself (--fresh)", host, m.ControlPath)
+	}
 	l, err := mux.Listen(path)
 	if err != nil {
 		return nil, err
