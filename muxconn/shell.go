@@ -493,7 +493,7 @@ func (p *shellProc) abandon() {
 			defer p.m.opens.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), shellKillTimeout)
 			defer cancel()
-			_ = p.m.Run(ctx, Command{Cmd: fmt.Sprintf("kill -TERM -- -%d 2>/dev/null", p.pid)})
+			_ = p.m.Run(ctx, Command{Cmd: killGroupCommand(p.pid)})
 		}()
 	}
 	t := time.NewTimer(abandonGrace)
@@ -503,6 +503,13 @@ func (p *shellProc) abandon() {
 	case <-t.C:
 	case <-p.m.done:
 	}
+}
+
+// killGroupCommand returns the command that sends TERM to process group
+// pgid, whatever the login shell: /bin/sh's kill (dash's and busybox's
+// take no "--", and csh's kill is its own).
+func killGroupCommand(pgid int) string {
+	return BinShCommand(fmt.Sprintf("kill -TERM -%d 2>/dev/null", pgid))
 }
 
 // shellKillTimeout bounds the session that stops an abandoned command.
