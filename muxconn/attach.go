@@ -75,7 +75,8 @@ func (p *Pool) ride(ctx context.Context, t *target.Target) (*Master, error) {
 	}
 	// A master that accepts and never answers would hang the handshake.
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
-	c, chans, reqs, err := ssh.NewControlClientConn(conn)
+	hello := &helloSniffer{Conn: conn}
+	c, chans, reqs, err := ssh.NewControlClientConn(hello)
 	stopped := stop()
 	if err == nil && !stopped {
 		c.Close()
@@ -91,8 +92,12 @@ func (p *Pool) ride(ctx context.Context, t *target.Target) (*Master, error) {
 		p.logf("%s: the master at %s did not take fleet as a client (%v); connecting directly", t.Alias, path, err)
 		return nil, nil
 	}
-	m := newMaster(t, ssh.NewClient(c, chans, reqs), nil, time.Since(start), path)
-	p.logf("%s: riding the master at %s (%s)", t.Alias, path, m.ConnectTime.Round(time.Millisecond))
+	m := newMaster(t, ssh.NewClient(c, chans, reqs), nil, time.Since(start), path, !hello.fleetMaster())
+	kind := "fleet's"
+	if m.perChannel {
+		kind = "OpenSSH's"
+	}
+	p.logf("%s: riding the master at %s (%s, %s)", t.Alias, path, kind, m.ConnectTime.Round(time.Millisecond))
 	return m, nil
 }
 

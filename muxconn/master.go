@@ -22,10 +22,13 @@ type Master struct {
 	// "" when fleet logged in itself.
 	ControlPath string
 
-	client  *ssh.Client
-	jump    *Master // the jump host's master this connection runs through
-	gate    *SessionGate
-	release func()
+	client *ssh.Client
+	// perChannel: the master this one rides is OpenSSH's, and each channel
+	// takes a control connection of its own (see channelClient).
+	perChannel bool
+	jump       *Master // the jump host's master this connection runs through
+	gate       *SessionGate
+	release    func()
 
 	done    chan struct{} // closed when the connection is gone
 	errMu   sync.Mutex
@@ -50,8 +53,8 @@ type Master struct {
 
 // newMaster wraps c, a connection fleet logged in itself (through jump,
 // if not nil) or, with controlPath, the base connection to a master it
-// rides (see channelClient).
-func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Duration, controlPath string) *Master {
+// rides; perChannel when that master is OpenSSH's (see channelClient).
+func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Duration, controlPath string, perChannel bool) *Master {
 	limit := t.MaxSessions
 	if limit <= 0 {
 		limit = DefaultMaxSessions
@@ -60,6 +63,7 @@ func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Durat
 		Target:      t,
 		ConnectTime: connect,
 		ControlPath: controlPath,
+		perChannel:  perChannel,
 		client:      c,
 		jump:        jump,
 		gate:        NewSessionGate(limit),
@@ -73,9 +77,9 @@ func newMaster(t *target.Target, c *ssh.Client, jump *Master, connect time.Durat
 		m.setErr(err)
 		close(m.done)
 	}()
-	// A ridden master keeps its own connection alive, and OpenSSH's drops
-	// a client sending keepalives (see channelClient).
-	if t.ServerAliveInterval > 0 && controlPath == "" {
+	// OpenSSH's master keeps its own connection alive, and drops a client
+	// sending keepalives (see channelClient).
+	if t.ServerAliveInterval > 0 && !perChannel {
 		m.wg.Add(1)
 		go m.keepalive(t.ServerAliveInterval, max(t.ServerAliveCountMax, 1))
 	}

@@ -275,7 +275,7 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 		return nil, u
 	}
 	p.dials.Add(1)
-	m := newMaster(t, ssh.NewClient(c, chans, reqs), jump, time.Since(start), "")
+	m := newMaster(t, ssh.NewClient(c, chans, reqs), jump, time.Since(start), "", false)
 	p.logf("%s: connected to %s in %s", t.Alias, t.Key(), m.ConnectTime.Round(time.Millisecond))
 	return m, nil
 }

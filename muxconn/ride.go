@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/ssh"
+
+	"fleetrun.dev/fleet/muxconn/mux"
 )
 
 // A master fleet rides (OpenSSH's or fleet's own) gets a control connection
@@ -29,10 +31,15 @@ import (
 // request from a proxy client but tcpip-forward, and drops a client that
 // sends one. The master keeps its own connection alive.
 
+//
+// fleet's own master has neither fault, and says so in its hello
+// (mux.FleetExtension): its riders share one control connection and send
+// keepalives.
+
 // channelClient returns the client to open one channel on, and hangup,
 // to call once that channel is closed (or never opened).
 func (m *Master) channelClient(ctx context.Context) (c *ssh.Client, hangup func(), err error) {
-	if m.ControlPath == "" {
+	if !m.perChannel {
 		return m.client, func() {}, nil
 	}
 	var d net.Dialer
@@ -68,7 +75,7 @@ func (m *Master) Dial(ctx context.Context, addr string) (net.Conn, error) {
 		hangup()
 		return nil, err
 	}
-	if m.ControlPath == "" {
+	if !m.perChannel {
 		return conn, nil
 	}
 	return &hangupConn{Conn: conn, hangup: hangup}, nil
@@ -171,3 +178,30 @@ func (w *closeDropper) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// helloSniffer keeps the first frame a master sends on its control
+// connection, its hello, whole.
+type helloSniffer struct {
+	net.Conn
+	got   []byte
+	hello []byte // the hello's body, once in
+}
+
+func (r *helloSniffer) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	if r.hello == nil && len(r.got) < 4+maxHello {
+		r.got = append(r.got, p[:n]...)
+		if len(r.got) >= 4 {
+			if size := binary.BigEndian.Uint32(r.got); size <= maxHello && uint64(len(r.got)) >= 4+uint64(size) {
+				r.hello = r.got[4 : 4+size]
+			}
+		}
+	}
+	return n, err
+}
+
+// maxHello bounds the hello helloSniffer keeps.
+const maxHello = 4 << 10
+
+// fleetMaster reports whether the master's hello said it is fleet's.
+func (r *helloSniffer) fleetMaster() bool { return r.hello != nil && mux.IsFleetHello(r.hello) }

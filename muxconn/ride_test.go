@@ -35,7 +35,6 @@ func TestCloseDropper(t *testing.T) {
 	eof := msg(96, 0, 0, 0, 1)
 	empty := frame()
 	short := frame(0)
-	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 	tests := []struct {
 		name     string
@@ -75,3 +74,66 @@ func TestCloseDropper(t *testing.T) {
 		}
 	}
 }
+
+// onebyte is a net.Conn that reads r a byte at a time.
+type onebyte struct {
+	net.Conn
+	r *bytes.Reader
+}
+
+func (o *onebyte) Read(p []byte) (int, error) { return o.r.Read(p[:min(1, len(p))]) }
+
+// The master's first frame tells fleet's master from OpenSSH's, however
+// the reads cut it.
+func TestHelloSniffer(t *testing.T) {
+	ext := func(names ...string) []byte {
+		b := binary.BigEndian.AppendUint32(nil, 1) // MUX_MSG_HELLO
+		b = binary.BigEndian.AppendUint32(b, 4)
+		for _, n := range names {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(n)))
+			b = append(b, n...)
+			b = binary.BigEndian.AppendUint32(b, 0)
+		}
+		return frame(b...)
+	}
+	proxyOK := frame(0x80, 0, 0, 0x0f, 0, 0, 0, 1)
+	for _, c := range []struct {
+		name  string
+		in    []byte
+		fleet bool
+	}{
+		{"OpenSSH's", cat(ext(), proxyOK), false},
+		{"fleet's", cat(ext("fleet@fleetrun.dev"), proxyOK), true},
+		{"fleet's among others", cat(ext("info", "fleet@fleetrun.dev"), proxyOK), true},
+		{"another extension", cat(ext("fleet@example.org"), proxyOK), false},
+		{"not a hello", cat(proxyOK, ext("fleet@fleetrun.dev")), false},
+		{"cut short", ext("fleet@fleetrun.dev")[:10], false},
+	} {
+		for _, split := range []bool{false, true} {
+			var conn net.Conn = &onebyte{r: bytes.NewReader(c.in)}
+			if !split {
+				conn = &whole{r: bytes.NewReader(c.in)}
+			}
+			s := &helloSniffer{Conn: conn}
+			buf := make([]byte, 64)
+			for {
+				if _, err := s.Read(buf); err != nil {
+					break
+				}
+			}
+			if got := s.fleetMaster(); got != c.fleet {
+				t.Errorf("%s (byte by byte: %v): fleet's master %v, want %v", c.name, split, got, c.fleet)
+			}
+		}
+	}
+}
+
+// whole is a net.Conn that reads r as fast as it can.
+type whole struct {
+	net.Conn
+	r *bytes.Reader
+}
+
+func (w *whole) Read(p []byte) (int, error) { return w.r.Read(p) }
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }

@@ -109,8 +109,8 @@ func TestSSHDRideOpenSSHMaster(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "h01 | ok from ") {
 		t.Fatalf("fleet run through the OpenSSH master: exit %d", r.code)
 	}
-	if !strings.Contains(r.stderr, "riding the master at "+sock) {
-		t.Errorf("-v does not say fleet rode the master")
+	if !strings.Contains(r.stderr, "riding the master at "+sock+" (OpenSSH's, ") {
+		t.Errorf("-v does not say fleet rode OpenSSH's master:\n%s", r.stderr)
 	}
 	if n := lab.servers[0].CountLog("Connection from"); n != 1 {
 		t.Errorf("sshd saw %d TCP connections, want only the OpenSSH master's", n)
@@ -315,6 +315,11 @@ func TestSSHDControlPersist(t *testing.T) {
 		}
 		if run == 1 && !strings.Contains(r.stderr, "started a persistent master") {
 			t.Errorf("run 1 did not start a persistent master")
+		}
+		// fleet's master says so in its hello: its riders share one
+		// control connection (OpenSSH's gets one per channel).
+		if run == 2 && !strings.Contains(r.stderr, "(fleet's, ") {
+			t.Errorf("run 2 does not say it rides fleet's master:\n%s", r.stderr)
 		}
 	}
 	// A push rides them too: SFTP through the master.

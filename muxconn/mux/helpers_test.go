@@ -232,8 +232,8 @@ func (r *rawClient) recv() Message {
 // hello does the HELLO exchange.
 func (r *rawClient) hello() {
 	r.t.Helper()
-	if h, ok := r.recv().(*Hello); !ok || h.Version != Version || len(h.Extensions) != 0 {
-		r.t.Fatalf("master's HELLO = %#v, want version 4 without extensions", h)
+	if h, ok := r.recv().(*Hello); !ok || h.Version != Version || len(h.Extensions) != 1 || h.Extensions[0] != (Extension{Name: FleetExtension}) {
+		r.t.Fatalf("master's HELLO = %#v, want version 4 with only the %s extension", h, FleetExtension)
 	}
 	r.send(&Hello{Version: Version})
 }

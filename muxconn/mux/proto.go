@@ -100,6 +100,28 @@ type Message interface {
 	appendFields(b []byte) []byte
 }
 
+// FleetExtension is the HELLO extension by which fleet's master tells its
+// clients it is fleet's, not OpenSSH's: fleet's clients then share one
+// control connection among their channels, where OpenSSH's master needs
+// one per channel (see muxconn's channelClient).
+const FleetExtension = "fleet@fleetrun.dev"
+
+// IsFleetHello reports whether body, a packet body, is a HELLO naming
+// FleetExtension.
+func IsFleetHello(body []byte) bool {
+	m, err := Decode(body)
+	h, ok := m.(*Hello)
+	if err != nil || !ok {
+		return false
+	}
+	for _, e := range h.Extensions {
+		if e.Name == FleetExtension {
+			return true
+		}
+	}
+	return false
+}
+
 // Extension is a name and value pair of a HELLO message.
 type Extension struct {
 	Name  string

@@ -250,7 +250,7 @@ func (cl *client) serve() {
 	timeout := cl.s.requestTimeout()
 	cl.c.SetReadDeadline(time.Now().Add(timeout))
 	// The master speaks first, as OpenSSH's does on accept.
-	if !cl.reply(&Hello{Version: Version}) {
+	if !cl.reply(&Hello{Version: Version, Extensions: []Extension{{Name: FleetExtension}}}) {
 		return
 	}
 	body, err := ReadPacket(cl.c)
