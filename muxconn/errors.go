@@ -61,6 +61,9 @@ func (e *UnreachableError) HintText() string {
 	case CauseTimeout:
 		return "the host did not answer in time; check it is up and reachable, or raise ConnectTimeout (--connect-timeout)"
 	case CauseAuth:
+		if errors.Is(e.Err, errTooManyAuth) {
+			return "name the right key with IdentityFile (or --private-key) and set IdentitiesOnly yes, so that it is the only one offered"
+		}
 		return "check the user (-u, ansible_user, User) and the key (--private-key, ansible_ssh_private_key_file, IdentityFile), or load it into ssh-agent"
 	case CauseLost:
 		return "the host stopped answering mid-run; keepalives follow ServerAliveInterval and ServerAliveCountMax"
@@ -96,6 +99,10 @@ func classify(host, addr, user string, err error, timeout time.Duration, reached
 		u.Err = fmt.Errorf("no answer from %s within %s (ConnectTimeout)", addr, timeout)
 	case errors.As(err, &dnsErr):
 		u.Cause = CauseResolve
+	case reachedAuth && strings.Contains(strings.ToLower(err.Error()), "too many authentication failures"):
+		// sshd hung up after MaxAuthTries (6) refused keys.
+		u.Cause = CauseAuth
+		u.Err = fmt.Errorf("authentication as %q failed: %w", user, errTooManyAuth)
 	case reachedAuth && strings.Contains(err.Error(), "unable to authenticate"):
 		u.Cause = CauseAuth
 		// x/crypto says "ssh: handshake failed: ssh: unable to
@@ -114,6 +121,9 @@ func classify(host, addr, user string, err error, timeout time.Duration, reached
 
 // errAuth marks authentication failures on an UnreachableError's chain.
 var errAuth = errors.New("the server accepted none of the credentials offered")
+
+// errTooManyAuth is errAuth when the server hung up before the last key.
+var errTooManyAuth = fmt.Errorf("the server hung up after refusing MaxAuthTries keys (\"Too many authentication failures\"): %w", errAuth)
 
 func isTimeout(err error) bool {
 	var ne net.Error

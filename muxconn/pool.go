@@ -199,10 +199,18 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 		p.logf("%s: no persistent master (%v); connecting directly", t.Alias, err)
 	}
 	addr := net.JoinHostPort(t.HostName, strconv.Itoa(t.Port))
-	// Credentials first: reading keys may ask a passphrase on the terminal,
-	// and the user's typing must not count against ConnectTimeout.
 	var reachedAuth atomic.Bool
-	cfg, skipped, err := p.clientConfig(t, func() { reachedAuth.Store(true) })
+	// A passphrase or password is asked during auth, and the user's typing
+	// must not count against ConnectTimeout: the handshake's deadline
+	// pauses meanwhile.
+	var deadline atomic.Pointer[handshakeDeadline]
+	hold := func() func() {
+		if d := deadline.Load(); d != nil {
+			return d.hold()
+		}
+		return func() {}
+	}
+	cfg, skipped, err := p.clientConfig(t, func() { reachedAuth.Store(true) }, hold)
 	if err != nil {
 		return nil, err
 	}
@@ -244,14 +252,20 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 
 	// The handshake and auth have no timeout of their own in x/crypto; a
 	// host that accepts TCP and never speaks would hang here. Closing the
-	// conn when dctx ends bounds them by ConnectTimeout too.
+	// conn when what is left of ConnectTimeout runs out (not counting the
+	// time a prompt is up), or when ctx ends, bounds them.
 	var timedOut atomic.Bool
-	stop := context.AfterFunc(dctx, func() {
+	dl := newHandshakeDeadline(t.ConnectTimeout-time.Since(start), t.ConnectTimeout > 0, func() {
 		timedOut.Store(true)
 		conn.Close()
 	})
+	deadline.Store(dl)
+	stopCancel := context.AfterFunc(ctx, func() { conn.Close() })
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	stopped := stop()
+	stopped := dl.stop()
+	if !stopCancel() {
+		stopped = false
+	}
 	if err == nil && !stopped {
 		// The timer fired just as the handshake finished; the conn is closed.
 		c.Close()
@@ -263,7 +277,9 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 			jump.Release()
 		}
 		if timedOut.Load() {
-			err = dctx.Err()
+			err = context.DeadlineExceeded
+		} else if ctx.Err() != nil {
+			err = ctx.Err()
 		}
 		u := p.unreachable(ctx, t, addr, err, reachedAuth.Load())
 		var ue *UnreachableError
@@ -288,12 +304,12 @@ func (p *Pool) unreachable(ctx context.Context, t *target.Target, addr string, e
 	return classify(t.Alias, addr, t.User, err, t.ConnectTimeout, reachedAuth)
 }
 
-func (p *Pool) clientConfig(t *target.Target, reached func()) (*ssh.ClientConfig, []string, error) {
+func (p *Pool) clientConfig(t *target.Target, reached func(), hold holdFunc) (*ssh.ClientConfig, []string, error) {
 	cb, algos, err := p.hostKeys.For(t)
 	if err != nil {
 		return nil, nil, &UnreachableError{Host: t.Alias, Addr: net.JoinHostPort(t.HostName, strconv.Itoa(t.Port)), Cause: CauseHostKey, Err: err}
 	}
-	methods, skipped := p.auth.methods(t, reached)
+	methods, skipped := p.auth.methods(t, reached, hold)
 	for _, s := range skipped {
 		p.logf("%s: %s", t.Alias, s)
 	}
@@ -328,4 +344,79 @@ func hopTarget(t *target.Target) *target.Target {
 		hop.ConnectTimeout = t.ConnectTimeout
 	}
 	return &hop
+}
+
+// handshakeDeadline calls fire once a connection's handshake has run for
+// its time, not counting the time it was held (see holdFunc).
+type handshakeDeadline struct {
+	fire  func()
+	mu    sync.Mutex
+	t     *time.Timer // nil while held, or when there is no deadline
+	left  time.Duration
+	since time.Time
+	holds int
+	fired bool
+	done  bool
+}
+
+// newHandshakeDeadline starts a deadline of d, or none unless on.
+func newHandshakeDeadline(d time.Duration, on bool, fire func()) *handshakeDeadline {
+	h := &handshakeDeadline{fire: fire, left: d}
+	if on {
+		h.arm()
+	} else {
+		h.done = true
+	}
+	return h
+}
+
+// arm starts the timer for what is left; h.mu is held or h unshared.
+func (h *handshakeDeadline) arm() {
+	h.since = time.Now()
+	h.t = time.AfterFunc(max(h.left, 0), h.expire)
+}
+
+func (h *handshakeDeadline) expire() {
+	h.mu.Lock()
+	if h.holds > 0 || h.done || h.fired {
+		h.mu.Unlock()
+		return
+	}
+	h.fired = true
+	h.mu.Unlock()
+	h.fire()
+}
+
+// hold pauses the deadline until the returned func is called; holds nest.
+func (h *handshakeDeadline) hold() (resume func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holds++
+	if h.holds == 1 && h.t != nil {
+		h.t.Stop()
+		h.t = nil
+		h.left -= time.Since(h.since)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.holds--
+			if h.holds == 0 && !h.done && !h.fired {
+				h.arm()
+			}
+		})
+	}
+}
+
+// stop ends the deadline; it reports false when it had fired.
+func (h *handshakeDeadline) stop() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	if h.t != nil {
+		h.t.Stop()
+	}
+	return !h.fired
 }
