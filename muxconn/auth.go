@@ -80,6 +80,9 @@ type keyFile struct {
 	signer ssh.Signer // the private key, when it needs no passphrase
 	sealed []byte     // the private key, when it needs one
 	err    error      // why the file can't sign; nil for a missing file
+	// cert is the user certificate in path-cert.pub, offered before the
+	// key itself, as ssh picks it up beside an IdentityFile.
+	cert *ssh.Certificate
 
 	// What asking the passphrase of a sealed key gave, once it was asked.
 	mu        sync.Mutex
@@ -160,6 +163,36 @@ func (a *Auth) key(path string) *keyFile {
 // file as a public key, then path.pub, then the private key's own copy)
 // and keeps the private key, decrypting nothing.
 func (k *keyFile) load() {
+	k.loadKey()
+	k.loadCert()
+}
+
+// loadCert reads path-cert.pub, the certificate ssh offers along with an
+// IdentityFile; one for another key, or not a certificate, is passed over
+// as ssh does, with a word in case nothing works.
+func (k *keyFile) loadCert() {
+	certPath := strings.TrimSuffix(k.path, ".pub") + "-cert.pub"
+	data, err := os.ReadFile(certPath)
+	if err != nil {
+		return
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	cert, ok := pub.(*ssh.Certificate)
+	switch {
+	case err != nil || !ok:
+		return
+	case cert.CertType != ssh.UserCert:
+		return
+	case k.pub == nil:
+		// The key may be in the agent only: the certificate names it.
+		k.pub = cert.Key
+	case !bytes.Equal(cert.Key.Marshal(), k.pub.Marshal()):
+		return
+	}
+	k.cert = cert
+}
+
+func (k *keyFile) loadKey() {
 	path := k.path
 	data, readErr := os.ReadFile(path)
 	if readErr == nil {
@@ -328,13 +361,29 @@ func (a *Auth) offers(files []*keyFile, agentSigners []ssh.Signer, identitiesOnl
 			named[string(k.pub.Marshal())] = true
 		}
 	}
+	// certs are the identity files' certificates, by their key.
+	certs := map[string]*ssh.Certificate{}
+	for _, k := range files {
+		if k.cert != nil {
+			certs[string(k.cert.Key.Marshal())] = k.cert
+		}
+	}
 	seen := map[string]bool{}
-	add := func(s ssh.Signer) {
+	add1 := func(s ssh.Signer) {
 		m := string(s.PublicKey().Marshal())
 		if !seen[m] {
 			seen[m] = true
 			out = append(out, offer{signer: s})
 		}
+	}
+	// add offers s, after its identity file's certificate if it has one.
+	add := func(s ssh.Signer) {
+		if cert := certs[string(s.PublicKey().Marshal())]; cert != nil {
+			if cs, err := ssh.NewCertSigner(cert, s); err == nil {
+				add1(cs)
+			}
+		}
+		add1(s)
 	}
 	// The agent's keys an identity file names come first: offering every
 	// agent key in the agent's order exhausts sshd's MaxAuthTries (6) and

@@ -230,3 +230,81 @@ func TestSSHDTooManyAuthFailures(t *testing.T) {
 		t.Errorf("reason %q, hint %q", u.Reason(), u.HintText())
 	}
 }
+
+// A user certificate beside an IdentityFile (path-cert.pub) is offered
+// with its key, as ssh does, from the file or from the agent: here sshd
+// trusts a CA and no authorized_keys at all.
+func TestSSHDUserCertificate(t *testing.T) {
+	caPub, caPriv, _ := ed25519.GenerateKey(rand.Reader)
+	ca, err := ssh.NewSignerFromKey(caPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshCAPub, _ := ssh.NewPublicKey(caPub)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pub")
+	if err := os.WriteFile(caFile, ssh.MarshalAuthorizedKey(sshCAPub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv := sshdtest.Start(t, sshdtest.Options{Extra: []string{"TrustedUserCAKeys " + caFile, "Match all", "AuthorizedKeysFile none"}})
+
+	userPub, userPriv, _ := ed25519.GenerateKey(rand.Reader)
+	key, _ := ssh.NewPublicKey(userPub)
+	cert := &ssh.Certificate{
+		Key: key, CertType: ssh.UserCert, KeyId: "fleet-test",
+		ValidPrincipals: []string{srv.User()},
+		ValidAfter:      uint64(time.Now().Add(-time.Hour).Unix()),
+		ValidBefore:     uint64(time.Now().Add(time.Hour).Unix()),
+		Permissions:     ssh.Permissions{Extensions: map[string]string{"permit-pty": ""}},
+	}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	privPEM, err := ssh.MarshalPrivateKey(userPriv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name     string
+		files    map[string][]byte
+		file     string
+		agent    bool
+		withCert bool
+	}{
+		{"key file and certificate", map[string][]byte{"id": pem.EncodeToMemory(privPEM)}, "id", false, true},
+		{"agent key, certificate beside its .pub", map[string][]byte{"id.pub": ssh.MarshalAuthorizedKey(key)}, "id.pub", true, true},
+		{"no certificate", map[string][]byte{"id": pem.EncodeToMemory(privPEM)}, "id", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := t.TempDir()
+			for name, data := range c.files {
+				if err := os.WriteFile(filepath.Join(d, name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.withCert {
+				if err := os.WriteFile(filepath.Join(d, "id-cert.pub"), ssh.MarshalAuthorizedKey(cert), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tg := sshdTarget(t, srv)
+			tg.IdentityFiles = []string{filepath.Join(d, c.file)}
+			tg.IdentitiesOnly = true
+			tg.IdentityAgent = ""
+			if c.agent {
+				tg.IdentityAgent = serveAgent(t, d, userPriv)
+			}
+			err := loginSSHD(t, &muxconn.Auth{}, tg)
+			if c.withCert && err != nil {
+				t.Errorf("login with the certificate: %v", err)
+			}
+			if !c.withCert && err == nil {
+				t.Error("login without the certificate worked: sshd trusts more than the CA")
+			}
+		})
+	}
+}
