@@ -45,6 +45,10 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// DialledAddr returns the address fleet dialled for the host ("" when
+// none), for output that says one failure once for many hosts.
+func (e *UnreachableError) DialledAddr() string { return e.Addr }
+
 // Reason is the error without the package and host prefix, for output that
 // already names the host.
 func (e *UnreachableError) Reason() string { return e.Err.Error() }

@@ -32,6 +32,13 @@ import (
 // Times are RFC 3339 with nanoseconds. A line that is not valid UTF-8 has
 // its invalid bytes replaced by U+FFFD in "line" and carries its exact bytes
 // in "line_base64" as well; so does a path, in "path" and "path_base64".
+// A line longer than MaxLineBytes comes in pieces, each a "line" object;
+// every piece but the last has "partial":true (absent otherwise), and
+// joining the pieces' bytes in order gives the line back:
+//
+//	{"type":"line","host":"web01","step":0,"stream":"stdout","line":"xxx…","partial":true,"time":…}
+//	{"type":"line","host":"web01","step":0,"stream":"stdout","line":"…xxx","time":…}
+//
 // Close writes the summary, its host lists in natural order.
 type JSONSink struct {
 	w io.Writer
@@ -53,6 +60,7 @@ type jsonLine struct {
 	Stream     Stream    `json:"stream"`
 	Line       string    `json:"line"`
 	LineBase64 []byte    `json:"line_base64,omitempty"`
+	Partial    bool      `json:"partial,omitempty"`
 	Time       time.Time `json:"time"`
 }
 
@@ -112,7 +120,7 @@ type jsonSummary struct {
 
 // Line writes a "line" object.
 func (s *JSONSink) Line(l Line) {
-	v := jsonLine{Type: "line", Host: l.Host, Step: l.Step, Stream: l.Stream, Line: l.Text, Time: l.Time}
+	v := jsonLine{Type: "line", Host: l.Host, Step: l.Step, Stream: l.Stream, Line: l.Text, Partial: l.Partial, Time: l.Time}
 	if !utf8.ValidString(l.Text) {
 		v.LineBase64 = []byte(l.Text)
 	}

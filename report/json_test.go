@@ -74,3 +74,64 @@ func TestJSONErrors(t *testing.T) {
 		t.Errorf("Close = %v, want an encoding error", err)
 	}
 }
+
+// TestJSONLongLine checks that a program can rebuild a line longer than
+// MaxLineBytes from its pieces: every piece but the last says "partial".
+func TestJSONLongLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		line   string
+		pieces int
+	}{
+		{"short", "hello", 1},
+		{"exactly the cap", strings.Repeat("x", MaxLineBytes), 1},
+		{"one byte over", strings.Repeat("x", MaxLineBytes+1), 2},
+		{"200 KB", strings.Repeat("0123456789", 20_000), 4},
+		{"multi-byte at the cut", strings.Repeat("x", MaxLineBytes-1) + "éé", 2},
+		{"invalid UTF-8", strings.Repeat("\xff", 2*MaxLineBytes+3), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			s := NewJSON(&b)
+			w := LineWriter(s, "web01", 0, Stdout)
+			if _, err := w.Write([]byte(tt.line + "\nnext\n")); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			s.Close()
+			var got []byte
+			var pieces int
+			for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+				var ev struct {
+					Type       string          `json:"type"`
+					Line       string          `json:"line"`
+					LineBase64 []byte          `json:"line_base64"`
+					Partial    json.RawMessage `json:"partial"`
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.Type != "line" {
+					continue
+				}
+				text := []byte(ev.Line)
+				if ev.LineBase64 != nil {
+					text = ev.LineBase64
+				}
+				got = append(got, text...)
+				pieces++
+				if string(ev.Partial) == "true" {
+					continue
+				}
+				if ev.Partial != nil {
+					t.Errorf("a last piece has \"partial\":%s; want the key left out", ev.Partial)
+				}
+				break // the line is complete
+			}
+			if string(got) != tt.line || pieces != tt.pieces {
+				t.Errorf("rebuilt %d bytes from %d pieces, want the %d-byte line from %d", len(got), pieces, len(tt.line), tt.pieces)
+			}
+		})
+	}
+}

@@ -11,7 +11,9 @@ import (
 
 // MaxLineBytes caps the length of one Line. A longer line (a minified file,
 // a progress bar without newlines) is sent in pieces of at most this size,
-// so one host cannot make a sink hold unbounded output.
+// so one host cannot make a sink hold unbounded output. Every piece but the
+// last has Line.Partial set, so that sinks can say so and programs can join
+// the pieces again.
 const MaxLineBytes = 64 << 10
 
 // errWriteAfterClose is returned by a LineWriter's Write after its Close.
@@ -20,9 +22,9 @@ var errWriteAfterClose = errors.New("report: line writer: write after Close; the
 // LineWriter returns an io.WriteCloser that splits the bytes written to it
 // into lines and sends each to s as a Line of the given host, step and
 // stream, stamped with the time it was completed. A "\r\n" ending counts as
-// a newline; lines longer than MaxLineBytes are sent in pieces; invalid
-// UTF-8 is passed through as it is. Close sends a final line that lacks its
-// newline. The writer is safe for concurrent use, but give each stream its
+// a newline; lines longer than MaxLineBytes are sent in pieces, each but
+// the last marked Partial; invalid UTF-8 is passed through as it is. Close
+// sends a final line that lacks its newline. The writer is safe for concurrent use, but give each stream its
 // own writer: writers do not coordinate with each other.
 func LineWriter(s Sink, host string, step int, stream Stream) io.WriteCloser {
 	return &lineWriter{sink: s, host: host, step: step, stream: stream}
@@ -36,7 +38,6 @@ type lineWriter struct {
 
 	mu     sync.Mutex
 	buf    []byte // the current line, not yet complete
-	split  bool   // the current line was already partly sent because it was too long
 	closed bool
 }
 
@@ -53,8 +54,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			w.buf = append(w.buf, p...)
-			for len(w.buf) > MaxLineBytes {
-				w.sendPiece()
+			for len(w.buf) > MaxLineBytes && w.sendPiece(false) {
 			}
 			break
 		}
@@ -113,20 +113,18 @@ func (w *lineWriter) Close() error {
 func (w *lineWriter) sendLine() {
 	w.buf = bytes.TrimSuffix(w.buf, []byte{'\r'})
 	for len(w.buf) > MaxLineBytes {
-		w.sendPiece()
+		w.sendPiece(true)
 	}
-	// A line of exactly k*MaxLineBytes was sent whole by the pieces; its
-	// newline must not add an empty line.
-	if len(w.buf) > 0 || !w.split {
-		w.emit(w.buf)
-	}
+	w.emit(w.buf, false)
 	w.buf = w.buf[:0]
-	w.split = false
 }
 
 // sendPiece sends the first MaxLineBytes (or a little less) of an overlong
-// line and keeps the rest.
-func (w *lineWriter) sendPiece() {
+// line as a partial Line and keeps the rest. Until the line has ended, it
+// sends nothing and returns false when the rest would be only a '\r' that
+// a '\n' may yet remove: the piece would then be the line's last, and
+// that is not known yet.
+func (w *lineWriter) sendPiece(lineEnded bool) bool {
 	cut := MaxLineBytes
 	// Cut before a multi-byte character rather than through it, and keep a
 	// trailing '\r' with the rest so that a following '\n' still removes it.
@@ -139,11 +137,14 @@ func (w *lineWriter) sendPiece() {
 	if w.buf[cut-1] == '\r' {
 		cut--
 	}
-	w.emit(w.buf[:cut])
+	if !lineEnded && len(w.buf)-cut == 1 && w.buf[cut] == '\r' {
+		return false
+	}
+	w.emit(w.buf[:cut], true)
 	w.buf = append(w.buf[:0], w.buf[cut:]...)
-	w.split = true
+	return true
 }
 
-func (w *lineWriter) emit(text []byte) {
-	w.sink.Line(Line{Host: w.host, Step: w.step, Stream: w.stream, Text: string(text), Time: time.Now()})
+func (w *lineWriter) emit(text []byte, partial bool) {
+	w.sink.Line(Line{Host: w.host, Step: w.step, Stream: w.stream, Text: string(text), Time: time.Now(), Partial: partial})
 }

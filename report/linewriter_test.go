@@ -7,6 +7,11 @@ import (
 	"testing"
 )
 
+// partial marks a wanted line as a piece that the next one continues.
+func partial(text string) string { return text + partialTag }
+
+const partialTag = "\x00(partial)"
+
 func TestLineWriter(t *testing.T) {
 	long := strings.Repeat("x", MaxLineBytes)
 	tests := []struct {
@@ -24,11 +29,17 @@ func TestLineWriter(t *testing.T) {
 		{"nothing", nil, nil},
 		{"invalid UTF-8 as is", []string{"\xff\xfeok\n"}, []string{"\xff\xfeok"}},
 		{"exactly the cap", []string{long + "\n"}, []string{long}},
-		{"over the cap", []string{long + "yz\n"}, []string{long, "yz"}},
-		{"twice the cap, no empty line", []string{long, long, "\n"}, []string{long, long}},
-		{"twice the cap with crlf", []string{long + long + "\r", "\nz\n"}, []string{long, long, "z"}},
-		{"cap before a multi-byte rune", []string{long[1:] + "é\n"}, []string{long[1:], "é"}},
-		{"cap reached without newline", []string{long + "tail"}, []string{long, "tail"}},
+		{"over the cap", []string{long + "yz\n"}, []string{partial(long), "yz"}},
+		{"twice the cap, no empty line", []string{long, long, "\n"}, []string{partial(long), long}},
+		{"twice the cap with crlf", []string{long + long + "\r", "\nz\n"}, []string{partial(long), long, "z"}},
+		{"cap before a multi-byte rune", []string{long[1:] + "é\n"}, []string{partial(long[1:]), "é"}},
+		{"cap reached without newline", []string{long + "tail"}, []string{partial(long), "tail"}},
+		// The piece is the whole line once the '\n' removes the '\r': it
+		// must not be sent as partial before that is known.
+		{"cap then crlf split across writes", []string{long + "\r", "\nz\n"}, []string{long, "z"}},
+		{"cap then lone cr at close", []string{long + "\r"}, []string{long}},
+		{"cap then cr kept", []string{long + "\r", "\r\n"}, []string{partial(long), "\r"}},
+		{"four pieces", []string{strings.Repeat(long, 3) + "end\n"}, []string{partial(long), partial(long), partial(long), "end"}},
 	}
 	for _, tt := range tests {
 		for _, how := range []string{"Write", "io.Copy"} {
@@ -63,7 +74,11 @@ func TestLineWriter(t *testing.T) {
 					if l.Host != "web1" || l.Step != 2 || l.Stream != Stderr || l.Time.IsZero() {
 						t.Errorf("line %+v lacks the writer's host, step, stream or time", l)
 					}
-					got = append(got, l.Text)
+					text := l.Text
+					if l.Partial {
+						text = partial(text)
+					}
+					got = append(got, text)
 				}
 				if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
 					t.Errorf("lines %s, want %s", shorten(got), shorten(tt.want))
@@ -94,9 +109,14 @@ func (c *chunks) Read(p []byte) (int, error) {
 func shorten(lines []string) string {
 	var b strings.Builder
 	for _, l := range lines {
+		tag := ""
+		if strings.HasSuffix(l, partialTag) {
+			l, tag = strings.TrimSuffix(l, partialTag), " (partial)"
+		}
 		if len(l) > 20 {
 			l = fmt.Sprintf("%s…(%d bytes)…%s", l[:5], len(l), l[len(l)-5:])
 		}
+		l += tag
 		fmt.Fprintf(&b, "%q ", l)
 	}
 	return b.String()

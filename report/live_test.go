@@ -130,3 +130,142 @@ func TestLiveWriteError(t *testing.T) {
 		t.Errorf("%d writes after the first failed, want none", w.writes-1)
 	}
 }
+
+// TestLiveOneLinePerUnreachableHost checks that a host whose connection
+// drops while a command runs gets one line, not one for the step and one
+// for the host.
+func TestLiveOneLinePerUnreachableHost(t *testing.T) {
+	lost := errors.New("lost: connection lost: EOF")
+	step := func(i int, cmd string) StepResult {
+		return StepResult{Host: "r1", Step: i, Command: cmd, Exit: -1, Err: lost, Status: Unreachable}
+	}
+	host := HostResult{Host: "r1", Status: Unreachable, Err: lost, Steps: 1}
+	tests := []struct {
+		name   string
+		opt    LiveOptions
+		events func(Sink)
+		want   string
+	}{
+		{"lost mid-command", LiveOptions{}, func(s Sink) {
+			s.Line(Line{Host: "r1", Stream: Stdout, Text: "started"})
+			s.Step(step(0, "sleep 3; echo done"))
+			s.Host(host)
+		}, "r1 | started\nr1 ! unreachable: lost: connection lost: EOF: sleep 3; echo done\n"},
+		{"lost mid-command, steps shown", LiveOptions{ShowStep: true}, func(s Sink) {
+			s.Step(StepResult{Host: "r1", Command: "true", Status: OK})
+			s.Step(step(1, "sleep 3"))
+			s.Host(host)
+		}, "r1 [2] ! unreachable: lost: connection lost: EOF: sleep 3\n"},
+		{"parallel steps all lost", LiveOptions{ShowStep: true}, func(s Sink) {
+			s.Step(step(2, "three"))
+			s.Step(step(0, "one"))
+			s.Step(step(1, "two"))
+			s.Host(host)
+		}, "r1 [1] ! unreachable: lost: connection lost: EOF: one\n"},
+		{"never connected", LiveOptions{}, func(s Sink) {
+			s.Host(HostResult{Host: "r1", Status: Unreachable, Err: errors.New("refused: connection to 10.0.0.1:22 refused")})
+		}, "r1 ! unreachable: refused: connection to 10.0.0.1:22 refused\n"},
+		{"run cut short before the host ended", LiveOptions{}, func(s Sink) {
+			s.Step(step(0, "sleep 3"))
+		}, "r1 ! unreachable: lost: connection lost: EOF: sleep 3\n"},
+		{"other hosts unaffected", LiveOptions{}, func(s Sink) {
+			s.Step(step(0, "sleep 3"))
+			s.Host(HostResult{Host: "r2", Status: Unreachable, Err: lost})
+			s.Host(host)
+		}, "r2 ! unreachable: lost: connection lost: EOF\nr1 ! unreachable: lost: connection lost: EOF: sleep 3\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			s := NewLive(&b, []string{"r1", "r2"}, tt.opt)
+			tt.events(s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("output:\n%s\nwant:\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestLiveLongLine checks that the pieces of a line cut at MaxLineBytes
+// after the first are marked as continuing it, per host, step and stream.
+func TestLiveLongLine(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []Line
+		want  string
+	}{
+		{"three pieces", []Line{
+			{Host: "a", Text: "xxx", Partial: true},
+			{Host: "a", Text: "yyy", Partial: true},
+			{Host: "a", Text: "zzz"},
+			{Host: "a", Text: "next"},
+		}, "a | xxx\na |+ yyy\na |+ zzz\na | next\n"},
+		{"streams and hosts apart", []Line{
+			{Host: "a", Stream: Stderr, Text: "e1", Partial: true},
+			{Host: "a", Stream: Stdout, Text: "o1"},
+			{Host: "b", Stream: Stderr, Text: "b1"},
+			{Host: "a", Step: 1, Stream: Stderr, Text: "s1"},
+			{Host: "a", Stream: Stderr, Text: "e2"},
+			{Host: "a", Stream: Stderr, Text: "e3"},
+		}, "a ! e1\na | o1\nb ! b1\na ! s1\na !+ e2\na ! e3\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			s := NewLive(&b, []string{"a", "b"}, LiveOptions{})
+			for _, l := range tt.lines {
+				s.Line(l)
+			}
+			s.Close()
+			if b.String() != tt.want {
+				t.Errorf("output:\n%s\nwant:\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestLiveEscapesNames checks that names and messages in fleet's own lines
+// can't break the output into lines or send terminal escapes, and that the
+// hosts' own output is left alone.
+func TestLiveEscapesNames(t *testing.T) {
+	tests := []struct {
+		name   string
+		opt    LiveOptions
+		events func(*LiveSink)
+		want   string
+	}{
+		{"created path with a newline", LiveOptions{Files: true}, func(s *LiveSink) {
+			s.File(FileResult{Host: "a", Path: "/srv/new\nline", Action: Created, Bytes: 2})
+		}, "a | created /srv/new\\#012line (2 B)\n"},
+		{"failed path with ESC", LiveOptions{}, func(s *LiveSink) {
+			s.File(FileResult{Host: "a", Path: "/srv/\x1b[2Jx", Action: FileFailed,
+				Err: errors.New("open /srv/\x1b[2Jx: permission denied")})
+		}, "a ! failed /srv/\\#033[2Jx: open /srv/\\#033[2Jx: permission denied\n"},
+		{"transfer stopped", LiveOptions{}, func(s *LiveSink) {
+			s.Host(HostResult{Host: "a", Status: Failed, Err: errors.New("mkdir /d\r: no space"), Transfer: &TransferStats{}})
+		}, "a ! mkdir /d\\#015: no space\n"},
+		{"command with a newline", LiveOptions{}, func(s *LiveSink) {
+			s.Step(StepResult{Host: "a", Command: "cd /x\nmake", Exit: 2, Status: Failed})
+		}, "a ! exit 2: cd /x\\#012make\n"},
+		{"unreachable error", LiveOptions{}, func(s *LiveSink) {
+			s.Host(HostResult{Host: "a", Status: Unreachable, Err: errors.New("auth: banner \x07\x9b")})
+		}, "a ! unreachable: auth: banner \\#007\\#233\n"},
+		{"output untouched", LiveOptions{}, func(s *LiveSink) {
+			s.Line(Line{Host: "a", Text: "\x1b[1mbold\x1b[0m\ttab"})
+		}, "a | \x1b[1mbold\x1b[0m\ttab\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			s := NewLive(&b, []string{"a"}, tt.opt)
+			tt.events(s)
+			s.Close()
+			if b.String() != tt.want {
+				t.Errorf("output %q, want %q", b.String(), tt.want)
+			}
+		})
+	}
+}

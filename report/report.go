@@ -50,6 +50,10 @@ type Line struct {
 	Stream Stream
 	Text   string // may hold invalid UTF-8, passed through as the host sent it
 	Time   time.Time
+	// Partial is set on every piece of a line longer than MaxLineBytes but
+	// the last: the line goes on in the next Line of the same host, step
+	// and stream. Joining the pieces' Text gives the line back.
+	Partial bool
 }
 
 // StepResult ends one command on one host.

@@ -17,8 +17,8 @@ type SummaryOptions struct {
 }
 
 // maxCauseLines is the number of unreachable hosts up to which the summary
-// gives each its own line with the cause; above it, hosts with the same
-// cause share a line.
+// gives each its own line with the cause; above it, hosts whose causes are
+// the same but for their own name and address share a line.
 const maxCauseLines = 10
 
 // SummarySink tracks how each host ended and, at Close, prints a closing
@@ -27,9 +27,17 @@ const maxCauseLines = 10
 //	ok: 18  failed: 1  unreachable: 2  (21 hosts, 2.3s)
 //	failed: web04
 //	unreachable: db[02,05] (2)
-//	  db02: dial tcp 10.0.0.2:22: connect: connection refused
-//	  db05: dial tcp 10.0.0.5:22: i/o timeout
+//	  db02: refused: connection to 10.0.0.2:22 refused
+//	  db05: timeout: no answer from 10.0.0.5:22 within 10s (ConnectTimeout)
 //
+// Hosts are in natural order. Above maxCauseLines unreachable hosts, hosts
+// whose causes read the same once their own name and address are replaced
+// (see HostNeutral) share one line, in order of their first host:
+//
+//	unreachable: db[01-40] web[01-60] (100)
+//	  db[01-40] web[01-60] (100): refused: connection to <address> refused
+//
+// Control characters in the causes are escaped as EscapeControl does.
 // The time is from the earliest host start to the latest host end. It
 // ignores lines and steps.
 type SummarySink struct {
@@ -123,25 +131,38 @@ func (s *SummarySink) Close() error {
 }
 
 // writeCauses says why each unreachable host could not be reached: one
-// line per host when there are few, else one line per distinct cause.
+// line per host when there are few, else one line per distinct cause. hosts
+// are in natural order.
 func writeCauses(b *bytes.Buffer, hosts []HostResult) {
 	if len(hosts) <= maxCauseLines {
 		for _, r := range hosts {
-			fmt.Fprintf(b, "  %s: %s\n", r.Host, causeText(r.Err))
+			fmt.Fprintf(b, "  %s: %s\n", r.Host, EscapeControl(causeText(r.Err)))
 		}
 		return
 	}
-	var causes []string
-	hostsBy := map[string][]string{}
+	type cause struct {
+		own, neutral string // the first host's cause, as it is and host-neutral
+		hosts        []string
+	}
+	var causes []*cause
+	byText := map[string]*cause{}
 	for _, r := range hosts { // sorted, so causes come in order of their first host
-		c := causeText(r.Err)
-		if _, seen := hostsBy[c]; !seen {
+		text := causeText(r.Err)
+		neutral := HostNeutral(text, r.Host, r.Err)
+		c := byText[neutral]
+		if c == nil {
+			c = &cause{own: text, neutral: neutral}
+			byText[neutral] = c
 			causes = append(causes, c)
 		}
-		hostsBy[c] = append(hostsBy[c], r.Host)
+		c.hosts = append(c.hosts, r.Host)
 	}
 	for _, c := range causes {
-		fmt.Fprintf(b, "  %s: %s\n", FoldCount(hostsBy[c]), c)
+		text := c.own
+		if len(c.hosts) > 1 {
+			text = c.neutral
+		}
+		fmt.Fprintf(b, "  %s: %s\n", FoldCount(c.hosts), EscapeControl(text))
 	}
 }
 

@@ -135,6 +135,7 @@ Ansible's host patterns.`,
 	}
 	root.SetVersionTemplate("fleet {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkOutputFlags(cmd) }
 	pf := root.PersistentFlags()
 	pf.StringArrayVarP(&a.inventories, "inventory", "i", nil,
 		"inventory file, directory or comma-separated host list (repeatable; default $FLEET_INVENTORY)")
@@ -151,6 +152,20 @@ Ansible's host patterns.`,
 	root.AddCommand(newPlayCmd(a, nil))
 	root.AddCommand(newMasterCmd(a))
 	return root
+}
+
+// checkOutputFlags rejects output flags that contradict each other, on
+// every command that has them (run, push, pull), before anything runs.
+func checkOutputFlags(cmd *cobra.Command) error {
+	f := cmd.Flags()
+	group, output := f.Lookup("group"), f.Lookup("output")
+	if group == nil || output == nil || group.Value.String() != "true" || output.Value.String() != "json" {
+		return nil
+	}
+	return usageError{&diag.Error{
+		Msg:  "--group prints text and can't be combined with --output json",
+		Hint: "drop --group: each JSON object names its host, so a program can group them itself (e.g. jq's group_by)",
+	}}
 }
 
 // versionString is the -X main.version value (make build sets it from git

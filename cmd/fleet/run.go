@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"fleetrun.dev/fleet/diag"
 	"fleetrun.dev/fleet/report"
 	"fleetrun.dev/fleet/runner"
 )
@@ -129,7 +131,7 @@ func runRun(cmd *cobra.Command, opts *runOptions) error {
 	case opts.Output == "json":
 		out = report.NewJSON(a.io.Out)
 	case opts.Group:
-		out = report.NewGrouped(a.io.Out, report.GroupedOptions{Color: color})
+		out = report.NewGrouped(a.io.Out, report.GroupedOptions{Color: color, ShowStep: len(opts.Commands) > 1})
 	default:
 		out = report.NewLive(a.io.Out, names, report.LiveOptions{Color: color, ShowStep: len(opts.Commands) > 1})
 	}
@@ -200,19 +202,59 @@ func (opts *runOptions) stdin() ([]byte, error) {
 }
 
 // hintSink collects the hints of unreachable hosts for the end of a run.
+// Close puts them in its set in natural order of the hosts, one for the
+// hosts whose hints differ only in their own name and address (said with
+// placeholders, as the summary says their causes), so that 500 hosts that
+// refuse connections get one hint, not 500.
 type hintSink struct {
-	mu  sync.Mutex
-	set hintSet
+	mu    sync.Mutex
+	hosts []report.HostResult
+	set   hintSet
 }
 
 func (h *hintSink) Line(report.Line)       {}
 func (h *hintSink) Step(report.StepResult) {}
-func (h *hintSink) Close() error           { return nil }
 func (h *hintSink) Host(r report.HostResult) {
 	if r.Status != report.Unreachable || r.Err == nil {
 		return
 	}
 	h.mu.Lock()
-	h.set.add(r.Err)
+	h.hosts = append(h.hosts, r)
 	h.mu.Unlock()
+}
+
+func (h *hintSink) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	slices.SortFunc(h.hosts, func(a, b report.HostResult) int { return report.NaturalCompare(a.Host, b.Host) })
+	type hint struct {
+		err     error  // the first host's
+		neutral string // its hint, host-neutral
+		n       int
+	}
+	var hints []*hint
+	byText := map[string]*hint{}
+	for _, r := range h.hosts {
+		text := diag.Hint(r.Err)
+		if text == "" {
+			continue
+		}
+		neutral := report.HostNeutral(text, r.Host, r.Err)
+		if x := byText[neutral]; x != nil {
+			x.n++
+			continue
+		}
+		x := &hint{err: r.Err, neutral: neutral, n: 1}
+		byText[neutral] = x
+		hints = append(hints, x)
+	}
+	for _, x := range hints {
+		if x.n == 1 {
+			h.set.add(x.err)
+		} else {
+			h.set.add(&diag.Error{Msg: x.neutral, Hint: x.neutral})
+		}
+	}
+	h.hosts = nil
+	return nil
 }
