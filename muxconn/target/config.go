@@ -1,86 +1,59 @@
 package target
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
-	"slices"
-	"strconv"
+	"path/filepath"
+	"sort"
 	"strings"
-	"sync"
 
 	"fleetrun.dev/fleet/diag"
-	"github.com/kevinburke/ssh_config"
 )
 
-// configFile is one parsed ssh_config file.
-type configFile struct {
-	name string // as shown to the user, e.g. "~/.ssh/config"
-	cfg  *ssh_config.Config
+// fleet reads ssh_config itself, line by line as OpenSSH's readconf.c
+// does. github.com/kevinburke/ssh_config, which it used before, cannot
+// give ssh's answers: whether a Match block applies depends on every
+// criterion on its line and on the HostName and User set above it (the
+// library knows only "all" and "host", takes further words as host
+// patterns, and rejects a whole file over any other criterion), Host
+// patterns split on any blank and lose their quotes, '?' matches exactly
+// one character, and an Include is read in place, its values split like
+// any other and its lines keeping their own file names and numbers.
 
-	matchOnce sync.Once
-	byName    map[string][]int // Host blocks naming an alias plainly, in file order
-	wild      []int            // Host blocks with a * or ? pattern
-	excluded  []map[string]bool
+// configFile is one ssh_config file, read: the lines fleet acts on, in
+// file order.
+type configFile struct {
+	name  string // as shown to the user, e.g. "~/.ssh/config"
+	lines []configLine
 }
 
-// candidates returns, in file order, the Host blocks that apply to alias.
-// Generated configs have one Host block per host, for hundreds of hosts;
-// matching every host against every block by regexp was most of fleet's
-// CPU at 1000 hosts. Plain names are looked up; only patterns with
-// wildcards go to the library's matcher.
-func (f *configFile) candidates(alias string) []int {
-	f.matchOnce.Do(func() {
-		f.byName = map[string][]int{}
-		f.excluded = make([]map[string]bool, len(f.cfg.Hosts))
-		for i, h := range f.cfg.Hosts {
-			wild := false
-			var names []string
-			for _, p := range h.Patterns {
-				s := p.String()
-				switch {
-				case strings.ContainsAny(s, "*?"):
-					wild = true
-				case strings.HasPrefix(s, "!"):
-					if f.excluded[i] == nil {
-						f.excluded[i] = map[string]bool{}
-					}
-					f.excluded[i][s[1:]] = true
-				default:
-					names = append(names, s)
-				}
-			}
-			if wild {
-				f.wild = append(f.wild, i)
-				continue
-			}
-			for _, n := range names {
-				if l := f.byName[n]; len(l) == 0 || l[len(l)-1] != i {
-					f.byName[n] = append(l, i)
-				}
-			}
-		}
-	})
-	var out []int
-	named, wild := f.byName[alias], f.wild
-	for len(named) > 0 || len(wild) > 0 {
-		var i int
-		if len(wild) == 0 || len(named) > 0 && named[0] < wild[0] {
-			i, named = named[0], named[1:]
-			if f.excluded[i][alias] {
-				continue
-			}
-		} else {
-			i, wild = wild[0], wild[1:]
-			if !f.cfg.Hosts[i].Matches(alias) {
-				continue
-			}
-		}
-		out = append(out, i)
-	}
-	return out
+type lineKind uint8
+
+const (
+	optionLine lineKind = iota
+	hostLine
+	matchLine
+	includeLine
+)
+
+// configLine is one line of a configFile that fleet acts on.
+type configLine struct {
+	kind lineKind
+	num  int // 1-based
+	// next is, for a Host or Match line, the index of the next Host or
+	// Match line of the file (or len(lines)): where a block that does not
+	// apply ends.
+	next int
+
+	key, val string        // optionLine: the keyword in lower case, the value as written
+	origin   string        // optionLine: file:line
+	hosts    []hostPattern // hostLine
+	criteria []criterion   // matchLine
+	// never marks a Host or Match line fleet could not read, or a Match
+	// line it cannot evaluate; its block never applies (a warning said so).
+	never bool
+	files []*configFile // includeLine: the files read, in glob order
 }
 
 // setting is one value for an option, with where it came from.
@@ -92,123 +65,342 @@ type setting struct {
 	literal bool
 }
 
-// errPos matches the position the ssh_config parser puts in front of its
-// messages: "(line, col): message".
-var errPos = regexp.MustCompile(`^\((\d+), \d+\): ?`)
+// hostPattern is one pattern of a Host line.
+type hostPattern struct {
+	pattern string
+	negated bool
+}
 
-// loadConfig reads and parses one ssh_config file. A missing file is
-// reported with ok false and no error unless required; a file the parser
-// rejects is skipped with a warning, since ssh_config is shared with other
-// tools and fleet should not refuse to run over an option it ignores anyway.
-func loadConfig(path, name string, required bool) (cf *configFile, warn *diag.Warning, err error) {
+// criterion is one criterion of a Match line, such as "!host a,b".
+type criterion struct {
+	name   string // lower case: all, canonical, final, host, originalhost, user, localuser, exec
+	negate bool
+	arg    string
+}
+
+// maxIncludeDepth is how deeply Include may nest, as OpenSSH's
+// READCONF_MAX_DEPTH.
+const maxIncludeDepth = 16
+
+// configLoader reads ssh_config files and the files they include.
+type configLoader struct {
+	home string
+	// execSupported is whether Match exec can be evaluated (Options.MatchExec).
+	execSupported bool
+	warns         []diag.Warning
+	// finalPass records a "Match final" anywhere, and notFinal a "Match
+	// !final": ssh then reads the files a second time (see
+	// Resolver.wantFinalPass).
+	finalPass, notFinal bool
+	// tooDeep stops all further Includes once they nested too deeply (ssh
+	// gives up on the whole config there): files that include each other
+	// twice over would otherwise be read 2^16 times.
+	tooDeep bool
+}
+
+func (l *configLoader) warn(file string, line int, format string, args ...any) {
+	l.warns = append(l.warns, diag.Warning{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// loadTop reads one of the top-level ssh_config files. A missing file is
+// reported with a nil configFile and no error unless required; an
+// unreadable one that is not required is skipped with a warning.
+func (l *configLoader) loadTop(path, name string, required, system bool) (*configFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !required {
-			return nil, nil, nil
+			return nil, nil
 		}
 		if required {
-			return nil, nil, &diag.Error{Pkg: "target", File: name, Msg: "cannot read the ssh_config file", Err: err,
+			return nil, &diag.Error{Pkg: "target", File: name, Msg: "cannot read the ssh_config file", Err: err,
 				Hint: "check the --ssh-config path"}
 		}
-		return nil, &diag.Warning{File: name, Msg: fmt.Sprintf("ssh_config file ignored: %v", err)}, nil
+		l.warn(name, 0, "ssh_config file ignored: %v", err)
+		return nil, nil
 	}
-	cfg, perr := decodeConfig(data)
-	if perr != nil {
-		w := &diag.Warning{File: name}
-		msg := strings.TrimSpace(perr.Error())
-		if m := errPos.FindStringSubmatch(msg); m != nil {
-			w.Line, _ = strconv.Atoi(m[1])
-			msg = msg[len(m[0]):]
-		}
-		msg = strings.TrimPrefix(msg, "ssh_config: ")
-		w.Msg = fmt.Sprintf("ssh_config file ignored: fleet cannot parse it (%s); its settings do not apply", msg)
-		return nil, w, nil
-	}
-	return &configFile{name: name, cfg: cfg}, nil, nil
+	return l.parse(data, name, system, 0), nil
 }
 
-// decodeConfig parses data, turning any panic of the parser into an error:
-// the library re-raises runtime errors, and fleet must not crash on a
-// user's config file.
-func decodeConfig(data []byte) (cfg *ssh_config.Config, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			cfg, err = nil, fmt.Errorf("parser failed: %v", r)
+// parse reads the lines of one file as OpenSSH's process_config_line
+// does. Lines fleet does not act on (options it does not use) are dropped;
+// lines it cannot read are warned about, never silently skipped.
+func (l *configLoader) parse(data []byte, name string, system bool, depth int) *configFile {
+	f := &configFile{name: name}
+	for i, text := range strings.Split(string(data), "\n") {
+		num := i + 1
+		keyword, rest := splitKeyword(text)
+		if keyword == "" {
+			continue
 		}
-	}()
-	return ssh_config.Decode(bytes.NewReader(data))
-}
-
-// configValues returns the values of key in the blocks of f matching alias,
-// in file order; with all false it stops at the first. Values come raw, with
-// their quotes, so that they can be split as OpenSSH splits them.
-func (f *configFile) configValues(alias string, keys []string, all bool) []assign {
-	var out []assign
-	for _, i := range f.candidates(alias) {
-		h := f.cfg.Hosts[i]
-		for _, n := range h.Nodes {
-			switch n := n.(type) {
-			case *ssh_config.KV:
-				key := strings.ToLower(n.Key)
-				if !slices.Contains(keys, key) {
-					continue
+		switch keyword {
+		case "host":
+			line := configLine{kind: hostLine, num: num}
+			args, err := splitConfigArgs(rest)
+			switch {
+			case err != nil:
+				l.warn(name, num, "Host %s: %v; the options of this Host block do not apply", rest, err)
+				line.never = true
+			case len(args) == 0:
+				l.warn(name, num, "Host without a pattern; the options of this Host block do not apply")
+				line.never = true
+			}
+			for _, a := range args {
+				if a == "" {
+					l.warn(name, num, "Host %s: empty pattern; the options of this Host block do not apply", rest)
+					line.never = true
+					break
 				}
-				raw := rawValue(n)
-				if raw == "" {
-					// OpenSSH rejects a keyword without a value; the
-					// library keeps it, fleet treats it as unset.
-					continue
+				p := hostPattern{pattern: a}
+				if p.pattern[0] == '!' {
+					p.pattern, p.negated = p.pattern[1:], true
 				}
-				out = append(out, assign{key: key, setting: setting{val: raw, origin: diag.Location(f.name, n.Pos().Line)}})
-			case *ssh_config.Include:
-				// Included files keep their positions to themselves, so
-				// the Include line is the best origin there is.
-				origin := diag.Location(f.name, n.Pos().Line) + " (Include)"
-				for _, key := range keys {
-					if all {
-						vals, _ := n.GetAll(alias, key)
-						for _, v := range vals {
-							if v != "" {
-								out = append(out, assign{key: key, setting: setting{val: v, origin: origin}})
-							}
-						}
-					} else if v := n.Get(alias, key); v != "" {
-						out = append(out, assign{key: key, setting: setting{val: v, origin: origin}})
-						break
-					}
+				line.hosts = append(line.hosts, p)
+			}
+			f.lines = append(f.lines, line)
+		case "match":
+			line := configLine{kind: matchLine, num: num}
+			crit, err := parseMatch(rest)
+			if err != nil {
+				l.warn(name, num, "%v; the options of this Match block do not apply", err)
+				line.never = true
+			}
+			for _, c := range crit {
+				switch {
+				case c.name == "final" && c.negate:
+					l.notFinal = true
+				case c.name == "final":
+					l.finalPass = true
+				case c.name == "exec" && !l.execSupported && !line.never:
+					l.warn(name, num, "Match exec: fleet does not run commands from ssh_config; "+
+						"the options of this Match block do not apply")
+					line.never = true
 				}
 			}
-			if !all && len(out) > 0 {
-				return out
+			line.criteria = crit
+			f.lines = append(f.lines, line)
+		case "include":
+			f.lines = append(f.lines, configLine{kind: includeLine, num: num,
+				files: l.include(rest, name, num, system, depth)})
+		default:
+			val := cutComment(rest)
+			// OpenSSH rejects a keyword without a value; fleet treats the
+			// option as unset, and ignores options it does not use.
+			if val == "" || !knownOptions[keyword] {
+				continue
 			}
+			f.lines = append(f.lines, configLine{kind: optionLine, num: num, key: keyword, val: val,
+				origin: diag.Location(name, num)})
 		}
 	}
-	return out
+	next := len(f.lines)
+	for i := len(f.lines) - 1; i >= 0; i-- {
+		f.lines[i].next = next
+		if k := f.lines[i].kind; k == hostLine || k == matchLine {
+			next = i
+		}
+	}
+	return f
 }
 
-// rawValue recovers the value of kv as written, quotes included. The
-// library strips one pair of surrounding quotes, which garbles
-// `UserKnownHostsFile "a b" "c"`; its String method still has the original.
-func rawValue(kv *ssh_config.KV) string {
-	s := strings.TrimLeft(kv.String(), " \t")
-	if !strings.HasPrefix(s, kv.Key) {
-		return kv.Value
+// splitKeyword splits an ssh_config line into its keyword, in lower case,
+// and the rest: the keyword ends at a blank or an '=', and one '=' may
+// separate it from the value ("Port=22", "Port = 22"). A blank line or a
+// comment has no keyword.
+func splitKeyword(line string) (keyword, rest string) {
+	const blanks = " \t\r\n\f"
+	line = strings.Trim(line, blanks)
+	i := strings.IndexAny(line, blanks+"=")
+	if i < 0 {
+		keyword = line
+	} else {
+		keyword, rest = line[:i], line[i:]
 	}
-	s = s[len(kv.Key):]
-	switch {
-	case strings.HasPrefix(s, " = "):
-		s = s[3:]
-	case strings.HasPrefix(s, " "):
-		s = s[1:]
-	default:
-		return kv.Value
+	if keyword == "" || keyword[0] == '#' {
+		return "", ""
 	}
-	if kv.Comment != "" {
-		i := strings.LastIndex(s, "#"+kv.Comment)
-		if i < 0 {
-			return kv.Value
+	rest = strings.TrimLeft(rest, blanks)
+	if strings.HasPrefix(rest, "=") {
+		rest = strings.TrimLeft(rest[1:], blanks)
+	}
+	return strings.ToLower(keyword), rest
+}
+
+// include reads the files an Include line names, as OpenSSH does: each
+// argument is a glob; a relative one is under ~/.ssh for a user's config
+// (including --ssh-config) and under /etc/ssh for the system-wide one, and
+// ~ is the home directory fleet read ~/.ssh/config from. A glob matching
+// nothing is fine; a file that cannot be read is a warning.
+func (l *configLoader) include(rest, name string, num int, system bool, depth int) []*configFile {
+	if l.tooDeep {
+		return nil
+	}
+	args, err := splitConfigArgs(rest)
+	if err != nil || len(args) == 0 {
+		if err == nil {
+			err = errors.New("no file given")
 		}
-		s = s[:i]
+		l.warn(name, num, "Include %s: %v; it is skipped", rest, err)
+		return nil
 	}
-	return strings.TrimRight(s, " \t")
+	var files []*configFile
+	for _, arg := range args {
+		pattern := arg
+		switch {
+		case strings.HasPrefix(arg, "~") && system:
+			l.warn(name, num, "Include %s: a system-wide ssh_config may not use ~; it is skipped", arg)
+			continue
+		case !filepath.IsAbs(arg) && !strings.HasPrefix(arg, "~") && system:
+			pattern = filepath.Join("/etc/ssh", arg)
+		case !filepath.IsAbs(arg) && !strings.HasPrefix(arg, "~"):
+			pattern = filepath.Join(l.home, ".ssh", arg)
+		default:
+			p, err := expandTilde(arg, l.home)
+			if err != nil {
+				l.warn(name, num, "Include %s: %v; it is skipped", arg, err)
+				continue
+			}
+			pattern = p
+		}
+		pattern = filepath.Clean(pattern)
+		matches, err := filepath.Glob(globPattern(pattern))
+		if err != nil {
+			l.warn(name, num, "Include %s: %v; it is skipped", arg, err)
+			continue
+		}
+		// glob(3) sorts whole paths; Go's Glob one directory at a time.
+		sort.Strings(matches)
+		for _, m := range matches {
+			if hiddenMatch(pattern, m) {
+				continue
+			}
+			if depth+1 > maxIncludeDepth {
+				l.warn(name, num, "Include %s: Includes nest more than %d deep (does a file include itself?); "+
+					"no further Include is read", arg, maxIncludeDepth)
+				l.tooDeep = true
+				return files
+			}
+			incName := l.displayName(m)
+			data, err := os.ReadFile(m)
+			if err != nil {
+				l.warn(name, num, "Include %s: cannot read %s: %v; its options do not apply", arg, incName, err)
+				continue
+			}
+			files = append(files, l.parse(data, incName, system, depth+1))
+		}
+	}
+	return files
+}
+
+// globPattern turns a glob(3) pattern, as OpenSSH's Include takes, into
+// one for filepath.Glob: glob(3) negates a bracket expression with '!'
+// and takes '^' as itself, where Go negates with '^'.
+func globPattern(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '\\' && i+1 < len(p):
+			b.WriteByte(c)
+			i++
+			b.WriteByte(p[i])
+			continue
+		case c == '[':
+			b.WriteByte('[')
+			if i+1 < len(p) && p[i+1] == '!' {
+				b.WriteByte('^')
+				i++
+			} else if i+1 < len(p) && p[i+1] == '^' {
+				b.WriteString("\\^")
+				i++
+			}
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// hiddenMatch reports whether match, found by globbing pattern, has a
+// name starting with '.' where the pattern's does not: glob(3), which
+// OpenSSH uses, never matches such names with a wildcard (so editor
+// backups like .config.swp stay out), while filepath.Glob does.
+func hiddenMatch(pattern, match string) bool {
+	pp := strings.Split(filepath.ToSlash(pattern), "/")
+	mp := strings.Split(filepath.ToSlash(match), "/")
+	if len(pp) != len(mp) {
+		return false
+	}
+	for i := range mp {
+		if strings.HasPrefix(mp[i], ".") && !strings.HasPrefix(pp[i], ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// displayName names an included file as the user knows it: under the home
+// directory as ~/..., otherwise by its path.
+func (l *configLoader) displayName(path string) string {
+	if l.home != "" {
+		if rel, err := filepath.Rel(l.home, path); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			return "~/" + filepath.ToSlash(rel)
+		}
+	}
+	return path
+}
+
+// matchCriteria are the Match criteria fleet evaluates: those of OpenSSH
+// 9.2. Later releases add localnetwork and tagged (9.4), and more since.
+var matchCriteria = map[string]bool{
+	"all": true, "canonical": true, "final": true, "host": true, "originalhost": true,
+	"user": true, "localuser": true, "exec": true,
+}
+
+// parseMatch reads the criteria of a Match line as OpenSSH's
+// match_cfg_line does: "all" stands alone (or after one other criterion),
+// "canonical" and "final" take no argument, the others one; a '#' where a
+// criterion would start ends the line.
+func parseMatch(rest string) ([]criterion, error) {
+	words, err := matchWords(rest)
+	if err != nil {
+		return nil, fmt.Errorf("Match %s: %v", rest, err)
+	}
+	var out []criterion
+	attributes := 0
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if strings.HasPrefix(w, "#") {
+			break
+		}
+		c := criterion{name: strings.ToLower(w)}
+		if strings.HasPrefix(c.name, "!") {
+			c.name, c.negate = c.name[1:], true
+		}
+		if c.name == "all" {
+			if attributes > 1 || i+1 < len(words) && !strings.HasPrefix(words[i+1], "#") {
+				return nil, fmt.Errorf("Match %s: %q cannot be combined with other criteria", rest, w)
+			}
+			out = append(out, c)
+			return out, nil
+		}
+		attributes++
+		if c.name == "canonical" || c.name == "final" {
+			out = append(out, c)
+			continue
+		}
+		if !matchCriteria[c.name] {
+			return nil, fmt.Errorf("Match %s: fleet does not support the criterion %q "+
+				"(it knows all, canonical, final, host, originalhost, user, localuser and exec)", rest, c.name)
+		}
+		if i+1 == len(words) || words[i+1] == "" || strings.HasPrefix(words[i+1], "#") {
+			return nil, fmt.Errorf("Match %s: %q needs an argument", rest, w)
+		}
+		i++
+		c.arg = words[i]
+		out = append(out, c)
+	}
+	if attributes == 0 {
+		return nil, errors.New("Match without a criterion")
+	}
+	return out, nil
 }

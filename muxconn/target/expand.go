@@ -25,13 +25,43 @@ type tokens struct {
 	keyAlias  string // %k: HostKeyAlias, or the alias
 	getenv    func(string) string
 	allowHash bool // %C may be used (user, host and port are known)
+	// ssh returns the version of the installed ssh; nil stands for the
+	// newest. It is asked only when the answer matters: for %j, and for
+	// %C when there is a jump host.
+	ssh func() opensshVersion
 }
 
-// connHash returns %C: the hex SHA-1 of %l%h%p%r%j, as OpenSSH 9.6 and later
-// compute it (before 9.6 %j was not part of it; without a jump host the two
-// agree).
+// jumpTokens reports whether %j exists and %C hashes it in: from OpenSSH
+// 9.6 on. OpenSSH 9.6 added %j, the host of the last ProxyJump hop, and
+// appended it to %C's hash input (ssh_connection_hash gained a jump_host
+// argument, bz3610); 9.2, for one, hashes %l%h%p%r alone and rejects %j
+// ("unknown key %j"). fleet follows the ssh installed here, so that a
+// ControlPath with %C names the same socket for fleet and ssh and so that
+// both share masters behind jump hosts; with no ssh installed (or not
+// OpenSSH) it behaves as the newest release.
+//
+// OpenBSD has since changed %j and %C again, to the whole ProxyJump value
+// (user, port and every hop); no release up to OpenSSH 10.2 has that, and
+// fleet does not implement it yet.
+func (tk *tokens) jumpTokens() bool {
+	return tk.ssh == nil || tk.ssh().atLeast(9, 6)
+}
+
+// connHash returns %C as the installed ssh computes it: the hex SHA-1 of
+// %l%h%p%r, with %j appended from OpenSSH 9.6 on (see jumpTokens). Without
+// a jump host the two agree, and the version is not asked.
 func (tk *tokens) connHash() string {
-	sum := sha1.Sum([]byte(tk.lhost + tk.host + tk.port + tk.ruser + tk.jump))
+	jump := ""
+	if tk.jump != "" && tk.jumpTokens() {
+		jump = tk.jump
+	}
+	return connectionHash(tk.lhost, tk.host, tk.port, tk.ruser, jump)
+}
+
+// connectionHash is OpenSSH's ssh_connection_hash: the hex SHA-1 of its
+// arguments run together.
+func connectionHash(parts ...string) string {
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -74,6 +104,9 @@ func (tk *tokens) expandTokens(s string) (string, error) {
 		case 'i':
 			b.WriteString(tk.uid)
 		case 'j':
+			if !tk.jumpTokens() {
+				return "", fmt.Errorf("unknown token %%j in %q: the installed ssh (OpenSSH %s) has no %%j, which came with OpenSSH 9.6", s, tk.ssh())
+			}
 			b.WriteString(tk.jump)
 		case 'k':
 			b.WriteString(tk.keyAlias)

@@ -16,6 +16,8 @@ func FuzzResolve(f *testing.F) {
 		{"Match host x\n  IdentityFile ~/%C-${HOME}\nMatch all\n  ControlPath %d/%h\n", "x", "-J j -i k -p 22 -l me"},
 		{"Host *\n  UserKnownHostsFile \"a b\" c\\ d\n  ConnectTimeout 1h2m\n  ControlPersist 0\n", "h", `-o "StrictHostKeyChecking accept-new"`},
 		{"Match exec true\n", "h", ""},
+		{"Host h\n  HostName %h.x\nMatch host h.x,!y user=me originalhost h\n  Port 2\nMatch final !host z\n  User f\n", "h", "-l me"},
+		{"Host\t\"w?\" !w2 # c\n  CanonicalizeHostname yes\nMatch canonical all\n  Port 3 # c\n", "w1", ""},
 		{"Host = h\n  Port=0\n", "h", "-F x"},
 		{"Host h\n  ProxyCommand ssh -W %h:%p b\n", "h", "-oProxyJump=none"},
 	}

@@ -25,6 +25,9 @@ func newTestResolver(t testing.TB, config string, ov Overrides) (*Resolver, []di
 	if err != nil {
 		t.Fatalf("NewResolver: %v", err)
 	}
+	// %C and %j follow the installed ssh; the table tests expect the
+	// newest OpenSSH, whatever is installed.
+	r.sshVersion = func() opensshVersion { return newestOpenSSH }
 	return r, warns
 }
 

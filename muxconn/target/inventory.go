@@ -28,6 +28,9 @@ var knownOptions = map[string]bool{
 	"globalknownhostsfile": true, "stricthostkeychecking": true, "hostkeyalias": true,
 	"connecttimeout": true, "serveraliveinterval": true, "serveralivecountmax": true,
 	"controlmaster": true, "controlpath": true, "controlpersist": true,
+	// CanonicalizeHostname decides only whether ssh reads its config a
+	// second time (see Resolver.wantFinalPass).
+	"canonicalizehostname": true,
 }
 
 // parseOption splits an ssh -o argument, "Key=Value" or "Key Value", as

@@ -378,31 +378,6 @@ func TestNewResolverErrors(t *testing.T) {
 	}
 }
 
-// TestUnparseableConfig checks that a file the parser rejects is skipped
-// with a warning naming it, and resolution carries on.
-func TestUnparseableConfig(t *testing.T) {
-	for _, text := range []string{
-		"Host a\n  User u\nMatch user bob\n  Port 2\n",
-		"Host a\n  User u\nMatch exec \"true\"\n  Port 2\n",
-	} {
-		r, warns := newTestResolver(t, text, Overrides{})
-		if len(warns) != 1 {
-			t.Fatalf("%q: warnings %v, want one", text, warns)
-		}
-		w := warns[0]
-		if !strings.HasSuffix(w.File, "ssh_config") || w.Line != 3 || !strings.Contains(w.Msg, "ignored") || !strings.Contains(w.Msg, "Match") {
-			t.Errorf("warning %+v: want the file, line 3 and a message about the Match line", w)
-		}
-		tg, err := r.Resolve("a", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tg.User != "me" || tg.Port != 22 {
-			t.Errorf("user %q port %d: the ignored file's settings must not apply", tg.User, tg.Port)
-		}
-	}
-}
-
 // TestDefaultConfigFiles checks that ~/.ssh/config is read under Home and
 // named as the user knows it.
 func TestDefaultConfigFiles(t *testing.T) {

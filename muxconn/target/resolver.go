@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"fleetrun.dev/fleet/diag"
@@ -77,6 +79,13 @@ type Options struct {
 	// paths); nil means os.Getenv.
 	Getenv    func(string) string
 	Overrides Overrides
+	// MatchExec runs the command of a `Match exec` line, its tokens
+	// expanded, and reports whether it succeeded (see ShellMatchExec). It
+	// runs only when the other criteria of the line hold, and once per
+	// command for the Resolver. Nil means fleet runs no commands from
+	// ssh_config: each Match line with exec is a warning, and its block
+	// never applies.
+	MatchExec func(command string) (bool, error)
 }
 
 // Resolver computes Targets. It reads the ssh_config files once, in
@@ -90,14 +99,28 @@ type Resolver struct {
 	getenv func(string) string
 	ov     Overrides
 	flags  assigns // the Overrides, as options
+
+	// finalPass and notFinal record "Match final" and "Match !final"
+	// lines in the files (see wantFinalPass).
+	finalPass, notFinal bool
+	matchExec           func(string) (bool, error)
+	execMu              sync.Mutex
+	execRuns            map[string]*execRun // by command, expanded
+	// sshVersion returns the version of the installed ssh, which decides
+	// %C and %j (see tokens.jumpTokens); it is asked only when that
+	// matters.
+	sshVersion func() opensshVersion
 }
 
-// NewResolver reads and parses the ssh_config files. A file the parser
-// cannot read is skipped with a warning naming it; an explicit ConfigFile
+// NewResolver reads the ssh_config files and the files they include. A
+// file that cannot be read is skipped with a warning naming it, and so is
+// a block fleet cannot evaluate (a Match criterion it does not support,
+// say), with a warning naming its file and line; an explicit ConfigFile
 // that cannot be read, or a malformed override, is an error.
 func NewResolver(opts Options) (*Resolver, []diag.Warning, error) {
 	r := &Resolver{home: opts.Home, luser: opts.LocalUser, lhost: opts.LocalHost,
-		getenv: opts.Getenv, ov: opts.Overrides, uid: strconv.Itoa(os.Getuid())}
+		getenv: opts.Getenv, ov: opts.Overrides, uid: strconv.Itoa(os.Getuid()),
+		matchExec: opts.MatchExec, execRuns: map[string]*execRun{}, sshVersion: installedOpenSSH}
 	if r.getenv == nil {
 		r.getenv = os.Getenv
 	}
@@ -127,8 +150,8 @@ func NewResolver(opts Options) (*Resolver, []diag.Warning, error) {
 	}
 
 	type candidate struct {
-		path, name string
-		required   bool
+		path, name       string
+		required, system bool
 	}
 	var cands []candidate
 	if opts.ConfigFile != "" {
@@ -136,26 +159,26 @@ func NewResolver(opts Options) (*Resolver, []diag.Warning, error) {
 		if err != nil {
 			return nil, nil, &diag.Error{Pkg: "target", File: opts.ConfigFile, Msg: err.Error()}
 		}
-		cands = append(cands, candidate{p, opts.ConfigFile, true})
+		// As for ssh -F, the file is a user's config: a relative
+		// Include in it is under ~/.ssh.
+		cands = append(cands, candidate{p, opts.ConfigFile, true, false})
 	} else {
 		cands = append(cands,
-			candidate{filepath.Join(r.home, ".ssh", "config"), "~/.ssh/config", false},
-			candidate{"/etc/ssh/ssh_config", "/etc/ssh/ssh_config", false})
+			candidate{filepath.Join(r.home, ".ssh", "config"), "~/.ssh/config", false, false},
+			candidate{"/etc/ssh/ssh_config", "/etc/ssh/ssh_config", false, true})
 	}
-	var warns []diag.Warning
+	l := &configLoader{home: r.home, execSupported: r.matchExec != nil}
 	for _, c := range cands {
-		cf, w, err := loadConfig(c.path, c.name, c.required)
+		cf, err := l.loadTop(c.path, c.name, c.required, c.system)
 		if err != nil {
-			return nil, warns, err
-		}
-		if w != nil {
-			warns = append(warns, *w)
+			return nil, l.warns, err
 		}
 		if cf != nil {
 			r.files = append(r.files, cf)
 		}
 	}
-	return r, warns, nil
+	r.finalPass, r.notFinal = l.finalPass, l.notFinal
+	return r, l.warns, nil
 }
 
 // setFlags checks the overrides and turns them into options.
@@ -214,7 +237,8 @@ func (r *Resolver) setFlags() error {
 // Resolve computes the settings for the host fleet calls alias (the
 // inventory_hostname), with its inventory variables hostVars, which may be
 // nil. ssh_config's Host blocks are matched against alias, as `ssh alias`
-// does, even when ansible_host names another address.
+// does, even when ansible_host names another address; Match host, as in
+// ssh, matches the HostName (or ansible_host) set before the Match line.
 func (r *Resolver) Resolve(alias string, hostVars *vars.Map) (*Target, error) {
 	if alias == "" || strings.ContainsAny(alias, " \t\r\n") {
 		return nil, &diag.Error{Pkg: "target", Msg: fmt.Sprintf("invalid host name %q", alias)}
@@ -296,37 +320,51 @@ func (r *Resolver) resolveChain(specs []jumpSpec, depth int, path []string) ([]*
 	return chain, nil
 }
 
-// lookup finds the first value of any of keys: in pre, then in the config
-// files in order. Looking up ProxyJump and ProxyCommand together lets
-// whichever comes first win, as in OpenSSH.
-func (r *Resolver) lookup(alias string, pre assigns, keys ...string) (assign, bool) {
-	for _, a := range pre {
-		for _, k := range keys {
-			if a.key == k {
-				return a, true
-			}
-		}
-	}
+// options returns every option that applies to alias, in the order ssh
+// takes them: pre (flags and inventory vars, like ssh's command line)
+// first, then the blocks of the config files that apply, read as ssh
+// reads them (see configWalk), then, when ssh would read the files a
+// second time, the blocks that apply in that final pass.
+func (r *Resolver) options(alias string, pre assigns) (assigns, error) {
+	w := &configWalk{r: r, alias: alias, host: alias, out: slices.Clip(pre)}
 	for _, f := range r.files {
-		if vals := f.configValues(alias, keys, false); len(vals) > 0 {
-			return vals[0], true
+		if err := w.file(f); err != nil {
+			return nil, err
 		}
 	}
-	return assign{}, false
+	if !r.wantFinalPass(w) {
+		return w.out, nil
+	}
+	// ssh fixes HostName before the final pass, and Host lines then
+	// match the host name rather than the alias.
+	w.host, w.final = strings.ToLower(w.matchHost()), true
+	first := len(w.out)
+	for _, f := range r.files {
+		if err := w.file(f); err != nil {
+			return nil, err
+		}
+	}
+	late := slices.DeleteFunc(w.out[first:], func(a assign) bool { return a.key == "hostname" })
+	return w.out[:first+len(late)], nil
 }
 
-// lookupAll finds every value of key, for options that accumulate.
-func (r *Resolver) lookupAll(alias string, pre assigns, key string) []assign {
-	var out []assign
-	for _, a := range pre {
-		if a.key == key {
-			out = append(out, a)
+// wantFinalPass reports whether ssh would read the config files a second
+// time for this host, as OpenSSH's ssh.c decides: when a Match line
+// anywhere has "final" (before OpenSSH 10.1, "!final" too), or when
+// CanonicalizeHostname is on. fleet does not canonicalize host names (it
+// would need CanonicalDomains and DNS), so the final pass matches the
+// host name as given by HostName, as ssh -G does.
+func (r *Resolver) wantFinalPass(w *configWalk) bool {
+	if r.finalPass {
+		return true
+	}
+	if v, ok := w.firstArg("canonicalizehostname"); ok {
+		switch strings.ToLower(v) {
+		case "yes", "true", "always":
+			return true
 		}
 	}
-	for _, f := range r.files {
-		out = append(out, f.configValues(alias, []string{key}, true)...)
-	}
-	return out
+	return r.notFinal && !r.sshVersion().atLeast(10, 1)
 }
 
 // args splits a value into its arguments.
@@ -350,13 +388,36 @@ var optionName = map[string]string{
 	"hostkeyalias": "HostKeyAlias", "connecttimeout": "ConnectTimeout",
 	"serveraliveinterval": "ServerAliveInterval", "serveralivecountmax": "ServerAliveCountMax",
 	"controlmaster": "ControlMaster", "controlpath": "ControlPath", "controlpersist": "ControlPersist",
+	"canonicalizehostname": "CanonicalizeHostname",
+}
+
+// first finds the first value of any of keys. Looking up ProxyJump and
+// ProxyCommand together lets whichever comes first win, as in OpenSSH.
+func (as assigns) first(keys ...string) (assign, bool) {
+	for _, a := range as {
+		if slices.Contains(keys, a.key) {
+			return a, true
+		}
+	}
+	return assign{}, false
+}
+
+// all finds every value of key, for options that accumulate.
+func (as assigns) all(key string) []assign {
+	var out []assign
+	for _, a := range as {
+		if a.key == key {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // hostResolution carries the state of resolving one host.
 type hostResolution struct {
 	r     *Resolver
 	alias string
-	pre   assigns
+	opts  assigns // from Resolver.options
 	t     *Target
 }
 
@@ -367,7 +428,7 @@ func (h *hostResolution) fail(a assign, err error) error {
 
 // first returns the first argument of the winning value of key.
 func (h *hostResolution) first(key string) (string, assign, bool, error) {
-	a, ok := h.r.lookup(h.alias, h.pre, key)
+	a, ok := h.opts.first(key)
 	if !ok {
 		return "", a, false, nil
 	}
@@ -383,8 +444,12 @@ func (h *hostResolution) first(key string) (string, assign, bool, error) {
 // which it returns as specs. forced, when not nil, replaces the host's own
 // ProxyJump: it holds the hops before a later hop of a chain.
 func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*Target, []jumpSpec, error) {
+	opts, err := r.options(alias, pre)
+	if err != nil {
+		return nil, nil, err
+	}
 	t := &Target{Alias: alias, Origin: map[string]string{}}
-	h := &hostResolution{r: r, alias: alias, pre: pre, t: t}
+	h := &hostResolution{r: r, alias: alias, opts: opts, t: t}
 	setDefault := func(key string) { t.Origin[key] = "default" }
 
 	// HostName: only %h (the alias) and %% are tokens there.
@@ -393,10 +458,9 @@ func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*T
 	if v, a, ok, err := h.first("hostname"); err != nil {
 		return nil, nil, err
 	} else if ok {
-		if strings.ContainsRune(strings.ReplaceAll(strings.ReplaceAll(v, "%%", ""), "%h", ""), '%') {
-			return nil, nil, h.fail(a, errors.New("only %h and %% may be used in HostName"))
+		if t.HostName, err = expandHostName(v, alias); err != nil {
+			return nil, nil, h.fail(a, err)
 		}
-		t.HostName = strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(v, "%%", "\x00"), "%h", alias), "\x00", "%")
 	}
 	// ssh lowercases the host name it connects to.
 	t.HostName = strings.ToLower(t.HostName)
@@ -425,7 +489,7 @@ func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*T
 	if forced != nil {
 		jumps = forced
 		t.Origin["proxyjump"] = "ssh -J (a later hop of a chain)"
-	} else if a, ok := r.lookup(alias, pre, "proxyjump", "proxycommand"); ok {
+	} else if a, ok := opts.first("proxyjump", "proxycommand"); ok {
 		args, err := a.args()
 		if err != nil {
 			return nil, nil, h.fail(a, err)
@@ -450,7 +514,7 @@ func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*T
 
 	tk := &tokens{alias: alias, host: t.HostName, port: strconv.Itoa(t.Port), ruser: t.User,
 		luser: r.luser, home: r.home, lhost: r.lhost, uid: r.uid, keyAlias: alias,
-		getenv: r.getenv, allowHash: true}
+		getenv: r.getenv, allowHash: true, ssh: r.sshVersion}
 	if len(jumps) > 0 {
 		tk.jump = jumps[len(jumps)-1].host
 	}
@@ -469,12 +533,21 @@ func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*T
 	return t, jumps, nil
 }
 
+// expandHostName expands a HostName value: only %h (the alias) and %% are
+// tokens there.
+func expandHostName(v, alias string) (string, error) {
+	if strings.ContainsRune(strings.ReplaceAll(strings.ReplaceAll(v, "%%", ""), "%h", ""), '%') {
+		return "", errors.New("only %h and %% may be used in HostName")
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(v, "%%", "\x00"), "%h", alias), "\x00", "%"), nil
+}
+
 // resolvePaths resolves the options that name files or sockets.
 func (h *hostResolution) resolvePaths(tk *tokens) error {
 	t, r := h.t, h.r
 	seen := map[string]bool{}
 	var origins []string
-	for _, a := range r.lookupAll(h.alias, h.pre, "identityfile") {
+	for _, a := range h.opts.all("identityfile") {
 		args, err := a.args()
 		if err != nil {
 			return h.fail(a, err)
@@ -535,7 +608,10 @@ func (h *hostResolution) resolvePaths(tk *tokens) error {
 		return err
 	}
 
-	t.ConnHash = tk.connHash()
+	// fleet's own default socket (~/.fleet/cm/%C) is never computed by
+	// ssh, so it always hashes the jump host in, as OpenSSH 9.6 does: one
+	// address behind two bastions is two connections.
+	t.ConnHash = connectionHash(tk.lhost, tk.host, tk.port, tk.ruser, tk.jump)
 	t.ControlPath = "none"
 	t.Origin["controlpath"] = "default"
 	if v, a, ok, err := h.first("controlpath"); err != nil {
@@ -551,7 +627,7 @@ func (h *hostResolution) resolvePaths(tk *tokens) error {
 // fileList resolves an option holding several file names on one line;
 // "none" means no file.
 func (h *hostResolution) fileList(tk *tokens, key string, defaults ...string) ([]string, error) {
-	a, ok := h.r.lookup(h.alias, h.pre, key)
+	a, ok := h.opts.first(key)
 	if !ok {
 		h.t.Origin[key] = "default"
 		return defaults, nil

@@ -49,8 +49,11 @@ type Target struct {
 	ControlMaster  string
 	ControlPath    string
 	ControlPersist string
-	// ConnHash is ssh's %C for the host: the hex SHA-1 of local host name,
-	// host, port, user and last jump host.
+	// ConnHash names the connection in fleet's own default ControlPath
+	// (~/.fleet/cm/%C): the hex SHA-1 of local host name, host, port, user
+	// and last jump host, as OpenSSH 9.6 and later compute %C. A %C that
+	// ssh_config or a flag writes follows the installed ssh instead,
+	// which before 9.6 leaves the jump host out.
 	ConnHash string
 
 	// MaxSessions caps the sessions fleet opens at once on this host's

@@ -6,9 +6,10 @@ import (
 )
 
 // splitConfigArgs splits an ssh_config value into arguments as OpenSSH's
-// argv_split does: blanks separate, single or double quotes group, and a
-// backslash escapes a quote, a backslash or (outside quotes) a space; any
-// other backslash is kept.
+// argv_split does for config lines and -o: blanks separate, single or
+// double quotes group, a backslash escapes a quote, a backslash or (outside
+// quotes) a space, and any other backslash is kept; a '#' that starts an
+// argument starts a comment.
 func splitConfigArgs(s string) ([]string, error) {
 	var args []string
 	i := 0
@@ -16,6 +17,9 @@ func splitConfigArgs(s string) ([]string, error) {
 		if s[i] == ' ' || s[i] == '\t' {
 			i++
 			continue
+		}
+		if s[i] == '#' {
+			break
 		}
 		var arg strings.Builder
 		var quote byte
@@ -42,6 +46,68 @@ func splitConfigArgs(s string) ([]string, error) {
 		args = append(args, arg.String())
 	}
 	return args, nil
+}
+
+// cutComment returns s without its comment, the part from a '#' that
+// starts an argument (as splitConfigArgs reads it), and without the blanks
+// before that. A value with unbalanced quotes is returned whole, for
+// splitConfigArgs to complain about.
+func cutComment(s string) string {
+	var quote byte
+	start := true // at the start of an argument
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote == 0 && (c == ' ' || c == '\t'):
+			start = true
+			continue
+		case start && quote == 0 && c == '#':
+			return strings.TrimRight(s[:i], " \t")
+		case c == '\\' && i+1 < len(s):
+			i++
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote != 0 && c == quote:
+			quote = 0
+		}
+		start = false
+	}
+	return s
+}
+
+// matchWords splits the criteria of a Match line as OpenSSH 9.2 does (with
+// strdelim, not argv_split): blanks or a single '=' separate, and double
+// quotes group.
+func matchWords(s string) ([]string, error) {
+	const blanks = " \t\r\n"
+	var words []string
+	for {
+		s = strings.TrimLeft(s, blanks)
+		if s == "" {
+			return words, nil
+		}
+		i := strings.IndexAny(s, blanks+"\"=")
+		switch {
+		case i < 0:
+			return append(words, s), nil
+		case s[i] == '"':
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 {
+				return nil, errors.New("missing closing quote")
+			}
+			words = append(words, s[:i]+s[i+1:i+1+j])
+			s = s[i+1+j+1:]
+		case s[i] == '=':
+			words = append(words, s[:i])
+			s = s[i+1:]
+		default:
+			words = append(words, s[:i])
+			s = strings.TrimLeft(s[i:], blanks)
+			if strings.HasPrefix(s, "=") {
+				s = s[1:]
+			}
+		}
+	}
 }
 
 // splitShellWords splits s into words as Python's shlex.split does in POSIX
