@@ -224,7 +224,14 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 
 	var jump *Master
 	var conn net.Conn
-	if len(t.ProxyJump) > 0 {
+	var proxy *proxyCommandConn
+	switch {
+	case t.ProxyCommand != "":
+		proxy, err = startProxyCommand(t.ProxyCommandLine())
+		if err == nil {
+			conn = proxy
+		}
+	case len(t.ProxyJump) > 0:
 		jump, err = p.Get(dctx, hopTarget(t))
 		if err != nil {
 			return nil, p.unreachable(ctx, t, addr, err, false)
@@ -239,7 +246,7 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 			}
 			conn = hc
 		}
-	} else {
+	default:
 		var d net.Dialer
 		conn, err = d.DialContext(dctx, "tcp", addr)
 	}
@@ -280,6 +287,8 @@ func (p *Pool) dial(ctx context.Context, t *target.Target) (*Master, error) {
 			err = context.DeadlineExceeded
 		} else if ctx.Err() != nil {
 			err = ctx.Err()
+		} else if proxy != nil {
+			err = proxy.failure(t.ProxyCommandLine(), err)
 		}
 		u := p.unreachable(ctx, t, addr, err, reachedAuth.Load())
 		var ue *UnreachableError

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -426,6 +427,54 @@ Host h*
 		if got := s.CountLog("Connection from"); got != 1 {
 			t.Errorf("%s: %d connections, want 1", lab.names[i], got)
 		}
+	}
+}
+
+// ProxyCommand, as ssh runs it: `ssh -W %h:%p jump` carries three hosts'
+// connections through a real sshd jump host; the command sees its tokens
+// expanded. A fourth host's ProxyCommand fails: that host is unreachable,
+// with the command's own words, and the others run.
+func TestSSHDProxyCommand(t *testing.T) {
+	lab := newSSHDLab(t, 4, sshdtest.Options{})
+	jump := sshdtest.Start(t, sshdtest.Options{})
+	jump.WriteKnownHosts(lab.knownHosts)
+	seen := filepath.Join(t.TempDir(), "seen")
+	// ssh reads the same file: -F names it, and IdentitiesOnly and the key
+	// in it let ssh log in to the jump host as fleet does.
+	lab.extraConf = []string{fmt.Sprintf(`Host jump
+  HostName %s
+  Port %d
+  User %s
+
+Host h04
+  ProxyCommand sh -c 'echo "bastion.example: Connection refused" >&2; exit 255'
+
+Host h*
+  ProxyCommand sh -c 'echo %%n %%r %%p >>%s; exec ssh -F "$FLEET_TEST_SSH_CONFIG" -o BatchMode=yes -W %%h:%%p jump'
+`, jump.Addr(), jump.Port(), jump.User(), seen)}
+	lab.write(t)
+	t.Setenv("FLEET_TEST_SSH_CONFIG", lab.sshConfig)
+	r := lab.fleet(t, "run", "all", "-v", "--", "echo via-proxy")
+	if r.code != 4 {
+		t.Fatalf("exit %d, want 4 (one host unreachable)", r.code)
+	}
+	if got := strings.Count(r.stdout, "| via-proxy\n"); got != 3 {
+		t.Errorf("%d hosts answered, want 3", got)
+	}
+	if !strings.Contains(r.stdout+r.stderr, "bastion.example: Connection refused") || !strings.Contains(r.stdout+r.stderr, "exit status 255") {
+		t.Errorf("h04's failure does not say what its ProxyCommand said")
+	}
+	lines := strings.Split(strings.TrimSpace(readFile(t, seen)), "\n")
+	slices.Sort(lines)
+	want := []string{}
+	for i, s := range lab.servers[:3] {
+		want = append(want, fmt.Sprintf("%s %s %d", lab.names[i], s.User(), s.Port()))
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("the ProxyCommands saw %q, want %q", lines, want)
+	}
+	if got := jump.CountLog("Connection from"); got != 3 {
+		t.Errorf("jump host: %d connections (one per ssh -W), want 3", got)
 	}
 }
 

@@ -201,6 +201,36 @@ Host *
 			check:  func(t *testing.T, tg *Target) { eq(t, "jumps", len(tg.ProxyJump), 0) },
 		},
 		{
+			name:   "ProxyCommand, its tokens expanded when used",
+			config: "Host a\n  HostName 10.0.0.5\n  User u\n  Port 2222\n  ProxyCommand ssh -W %h:%p -l %r %n  \"b c\" %%\n",
+			alias:  "a",
+			check: func(t *testing.T, tg *Target) {
+				eq(t, "jumps", len(tg.ProxyJump), 0)
+				eq(t, "proxycommand", tg.ProxyCommand, `ssh -W %h:%p -l %r %n  "b c" %%`)
+				eq(t, "expanded", tg.ProxyCommandLine(), `ssh -W 10.0.0.5:2222 -l u a  "b c" %`)
+				eq(t, "key", tg.Key(), `u@10.0.0.5:2222 via ProxyCommand ssh -W 10.0.0.5:2222 -l u a  "b c" %`)
+			},
+		},
+		{
+			name:  "ProxyCommand from ansible_ssh_common_args",
+			vars:  varsOf("ansible_ssh_common_args", `-o ProxyCommand="ssh -W %h:%p -q bastion"`),
+			alias: "a",
+			check: func(t *testing.T, tg *Target) {
+				eq(t, "proxycommand", tg.ProxyCommand, "ssh -W %h:%p -q bastion")
+			},
+		},
+		{
+			name:   "a first hop's ProxyCommand takes it there",
+			config: "Host a\n  ProxyJump j,k\nHost j k\n  ProxyCommand nc %h %p\n",
+			alias:  "a",
+			check: func(t *testing.T, tg *Target) {
+				eq(t, "hops", len(tg.ProxyJump), 2)
+				eq(t, "first hop", tg.ProxyJump[0].ProxyCommand, "nc %h %p")
+				eq(t, "second hop", tg.ProxyJump[1].ProxyCommand, "")
+				eq(t, "target", tg.ProxyCommand, "")
+			},
+		},
+		{
 			name:   "ProxyJump before ProxyCommand wins",
 			config: "Host a\n  ProxyJump ssh://u@j:23\n  ProxyCommand nc %h %p\n",
 			alias:  "a",
@@ -324,9 +354,8 @@ func TestResolveErrors(t *testing.T) {
 		{"unsupported ssh arg", "", varsOf("ansible_ssh_common_args", "-o User=x -A"), Overrides{}, []string{"host h", "ansible_ssh_common_args", `"-A"`}},
 		{"-F per host", "", varsOf("ansible_ssh_extra_args", "-F /x"), Overrides{}, []string{"ansible_ssh_extra_args", "-F", "not supported per host"}},
 		{"unbalanced quote", "", varsOf("ansible_ssh_common_args", "-o 'User=x"), Overrides{}, []string{"ansible_ssh_common_args", "quotation"}},
-		{"ProxyCommand", "Host *\n  ProxyCommand ssh -W %h:%p b\n", nil, Overrides{}, []string{"host h", "ProxyCommand", "not supported", "ProxyJump"}},
-		{"ProxyCommand in args", "", varsOf("ansible_ssh_common_args", `-o ProxyCommand="ssh -W %h:%p -q bastion"`), Overrides{}, []string{"ProxyCommand", "ansible_ssh_common_args"}},
-		{"ProxyCommand on first hop", "Host h\n  ProxyJump j\nHost j\n  ProxyCommand nc x 22\n", nil, Overrides{}, []string{"host j", "ProxyCommand"}},
+		{"ProxyCommand token", "Host *\n  ProxyCommand ssh -W %h:%p %C\n", nil, Overrides{}, []string{"host h", "ProxyCommand", "ssh_config:2", "%C", "%h"}},
+		{"ProxyCommand lone %", "", varsOf("ansible_ssh_common_args", `-o ProxyCommand="nc %h %"`), Overrides{}, []string{"ProxyCommand", "ansible_ssh_common_args", "lone %"}},
 		{"ProxyJump loop", "Host h\n  ProxyJump a\nHost a\n  ProxyJump b\nHost b\n  ProxyJump h\n", nil, Overrides{}, []string{"loop", "h -> a -> b -> h"}},
 		{"ProxyJump to itself", "Host h\n  ProxyJump h\n", nil, Overrides{}, []string{"loop"}},
 		{"bad jump", "Host h\n  ProxyJump u@:22\n", nil, Overrides{}, []string{"ProxyJump", "u@:22"}},

@@ -495,10 +495,10 @@ func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*T
 			return nil, nil, h.fail(a, err)
 		}
 		if a.key == "proxycommand" {
+			// ssh takes the rest of the line as it is, for $SHELL -c.
 			if v := strings.TrimSpace(a.val); !strings.EqualFold(v, "none") {
-				return nil, nil, &diag.Error{Pkg: "target",
-					Msg:  fmt.Sprintf("host %s: ProxyCommand %q (from %s) is not supported", alias, v, a.origin),
-					Hint: "use ProxyJump instead (ProxyJump bastion, or -J bastion), or ProxyCommand none for this host"}
+				t.ProxyCommand = v
+				t.Origin["proxycommand"] = a.origin
 			}
 		} else if jumps, err = parseJumps(args[0], a.origin); err != nil {
 			return nil, nil, h.fail(a, err)
@@ -526,6 +526,13 @@ func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*T
 	}
 	if err := h.resolveRest(tk); err != nil {
 		return nil, nil, err
+	}
+	if t.ProxyCommand != "" {
+		if _, err := expandProxyCommand(t.ProxyCommand, t); err != nil {
+			return nil, nil, &diag.Error{Pkg: "target",
+				Msg:  fmt.Sprintf("host %s: ProxyCommand (from %s): %v", alias, t.Origin["proxycommand"], err),
+				Hint: "ProxyCommand takes %h (host), %n (name as given), %p (port), %r (user) and %% (a %)"}
+		}
 	}
 	t.MaxSessions = DefaultMaxSessions
 	setDefault("maxsessions")

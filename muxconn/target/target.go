@@ -1,6 +1,11 @@
 package target
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Target is one host's resolved SSH settings: what `ssh -G` would print for
 // it, after fleet's precedence (flags > inventory vars > ssh_config >
@@ -24,6 +29,10 @@ type Target struct {
 	// A jump host's own ProxyJump holds the hops before it, so the last hop
 	// alone describes the path to it (and its Key names the whole path).
 	ProxyJump []*Target
+	// ProxyCommand is the command whose standard input and output carry
+	// the connection, as ssh_config writes it ("" for none); ProxyCommandLine
+	// expands its tokens. ProxyJump and ProxyCommand never both apply.
+	ProxyCommand string
 
 	UserKnownHostsFiles   []string
 	GlobalKnownHostsFiles []string
@@ -69,4 +78,43 @@ type Target struct {
 
 	// spec is the hop as written in ProxyJump, for a jump host.
 	spec string
+}
+
+// ProxyCommandLine returns ProxyCommand with its tokens expanded as ssh
+// expands them there: %h, %n, %p, %r and %%. Resolve has checked that it
+// holds no other.
+func (t *Target) ProxyCommandLine() string {
+	s, _ := expandProxyCommand(t.ProxyCommand, t)
+	return s
+}
+
+// expandProxyCommand expands ProxyCommand's tokens; any other is an error,
+// as it is for ssh ("unknown key").
+func expandProxyCommand(s string, t *Target) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 == len(s) {
+			return "", fmt.Errorf("%q ends in a lone %%", s)
+		}
+		i++
+		switch s[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'h':
+			b.WriteString(t.HostName)
+		case 'n':
+			b.WriteString(t.Alias)
+		case 'p':
+			b.WriteString(strconv.Itoa(t.Port))
+		case 'r':
+			b.WriteString(t.User)
+		default:
+			return "", fmt.Errorf("%q has %%%c, which ProxyCommand does not take (only %%h %%n %%p %%r %%%%)", s, s[i])
+		}
+	}
+	return b.String(), nil
 }

@@ -11,12 +11,16 @@ import (
 )
 
 // Key identifies the connection the Target describes: user@host:port of
-// the host and of each jump host on the way to it, nearest first, as in
-// "deploy@10.0.0.5:22 via admin@bastion:22". Targets with equal keys can
-// share one connection.
+// the host, its ProxyCommand, and each jump host on the way to it, nearest
+// first, as in "deploy@10.0.0.5:22 via admin@bastion:22". Targets with
+// equal keys can share one connection.
 func (t *Target) Key() string {
 	var b strings.Builder
 	b.WriteString(t.addr())
+	if t.ProxyCommand != "" {
+		b.WriteString(" via ProxyCommand ")
+		b.WriteString(t.ProxyCommandLine())
+	}
 	for i := len(t.ProxyJump) - 1; i >= 0; i-- {
 		b.WriteString(" via ")
 		b.WriteString(t.ProxyJump[i].addr())
@@ -56,6 +60,9 @@ func (t *Target) WriteConfig(w io.Writer) error {
 			hops[i] = h.jumpSpec()
 		}
 		add("proxyjump", strings.Join(hops, ","))
+	}
+	if t.ProxyCommand != "" {
+		add("proxycommand", t.ProxyCommand)
 	}
 	add("userknownhostsfile", fileList(t.UserKnownHostsFiles))
 	add("globalknownhostsfile", fileList(t.GlobalKnownHostsFiles))
