@@ -19,7 +19,6 @@ import (
 
 	"fleetrun.dev/fleet/internal/sshdtest"
 	"fleetrun.dev/fleet/muxconn"
-	"fleetrun.dev/fleet/muxconn/hostkey"
 	"fleetrun.dev/fleet/muxconn/target"
 )
 
@@ -89,11 +88,7 @@ func clientKey(t *testing.T) ed25519.PrivateKey {
 // loginSSHD connects to tg with auth and runs true there.
 func loginSSHD(t *testing.T, auth *muxconn.Auth, tg *target.Target) error {
 	t.Helper()
-	p := muxconn.NewPool(muxconn.PoolOptions{Auth: auth, HostKeys: muxconn.KnownHosts{DB: hostkey.NewDB()}})
-	t.Cleanup(func() {
-		p.Close()
-		auth.Close()
-	})
+	p := newPool(t, auth)
 	ctx := testCtx(t)
 	m, err := p.Get(ctx, tg)
 	if err != nil {

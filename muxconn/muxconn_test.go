@@ -38,7 +38,12 @@ func newLab(t *testing.T, n int, opts labhost.Options) *lab {
 
 func (l *lab) target(i int) *target.Target { return l.Target(i) }
 
-func (l *lab) pool(t *testing.T, auth *muxconn.Auth) *muxconn.Pool {
+func (l *lab) pool(t *testing.T, auth *muxconn.Auth) *muxconn.Pool { return newPool(t, auth) }
+
+// newPool returns a pool checking host keys against an empty database
+// (targets name their known_hosts), closed with auth (nil for a new one)
+// when the test ends.
+func newPool(t *testing.T, auth *muxconn.Auth) *muxconn.Pool {
 	t.Helper()
 	if auth == nil {
 		auth = &muxconn.Auth{}

@@ -12,7 +12,6 @@ import (
 	"fleetrun.dev/fleet/internal/labhost"
 	"fleetrun.dev/fleet/internal/sshdtest"
 	"fleetrun.dev/fleet/muxconn"
-	"fleetrun.dev/fleet/muxconn/hostkey"
 	"fleetrun.dev/fleet/muxconn/target"
 )
 
@@ -61,12 +60,7 @@ func TestSSHDSFTPChunk(t *testing.T) {
 		t.Run("subsystem="+sub, func(t *testing.T) {
 			srv := sshdtest.Start(t, sshdtest.Options{SFTP: sub})
 			ctx := testCtx(t)
-			auth := &muxconn.Auth{}
-			p := muxconn.NewPool(muxconn.PoolOptions{Auth: auth, HostKeys: muxconn.KnownHosts{DB: hostkey.NewDB()}})
-			t.Cleanup(func() {
-				p.Close()
-				auth.Close()
-			})
+			p := newPool(t, nil)
 			fs := openSFTP(t, ctx, p, sshdTarget(t, srv))
 			if got := fs.Chunk(); got != 255<<10 {
 				t.Errorf("chunk %d, want %d (OpenSSH's max-write-length)", got, 255<<10)
@@ -131,12 +125,7 @@ func TestSSHDSFTPAsksLimitsOnce(t *testing.T) {
 	srv := sshdtest.Start(t, sshdtest.Options{SFTP: wrapper})
 
 	ctx := testCtx(t)
-	auth := &muxconn.Auth{}
-	p := muxconn.NewPool(muxconn.PoolOptions{Auth: auth, HostKeys: muxconn.KnownHosts{DB: hostkey.NewDB()}})
-	t.Cleanup(func() {
-		p.Close()
-		auth.Close()
-	})
+	p := newPool(t, nil)
 	m, err := p.Get(ctx, sshdTarget(t, srv))
 	if err != nil {
 		t.Fatal(err)

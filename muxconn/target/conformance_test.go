@@ -13,6 +13,21 @@ import (
 	"time"
 )
 
+// localIdentity returns the local user and host name, as ssh -G's %u, %d
+// and %l see them, or skips the test.
+func localIdentity(t *testing.T) (*user.User, string) {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Skip("no current user:", err)
+	}
+	lhost, err := os.Hostname()
+	if err != nil {
+		t.Skip("no hostname:", err)
+	}
+	return u, lhost
+}
+
 // coreKeys are compared for every case; a case may add more.
 var coreKeys = []string{"hostname", "port", "user", "identityfile", "userknownhostsfile",
 	"stricthostkeychecking", "controlpath", "proxyjump"}
@@ -24,14 +39,7 @@ func TestConformanceSSHG(t *testing.T) {
 	if err != nil {
 		t.Skip("ssh client not installed; skipping the ssh -G conformance test")
 	}
-	u, err := user.Current()
-	if err != nil {
-		t.Skip("no current user:", err)
-	}
-	lhost, err := os.Hostname()
-	if err != nil {
-		t.Skip("no hostname:", err)
-	}
+	u, lhost := localIdentity(t)
 	tests := []struct {
 		name, config string
 		aliases      []string

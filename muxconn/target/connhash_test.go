@@ -3,7 +3,6 @@ package target
 import (
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,14 +72,7 @@ func TestConnHashInstalledSSH(t *testing.T) {
 	if err != nil {
 		t.Skip("ssh client not installed; NOT compared with ssh -G")
 	}
-	u, err := user.Current()
-	if err != nil {
-		t.Skip("no current user:", err)
-	}
-	lhost, err := os.Hostname()
-	if err != nil {
-		t.Skip("no hostname:", err)
-	}
+	u, lhost := localIdentity(t)
 	t.Logf("installed ssh: OpenSSH %s", installedOpenSSH())
 	dir := t.TempDir()
 	for i, config := range []string{

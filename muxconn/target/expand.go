@@ -68,6 +68,47 @@ func connectionHash(parts ...string) string {
 // expandTokens replaces the %-tokens in s. Unknown tokens are an error, as
 // they are for ssh.
 func (tk *tokens) expandTokens(s string) (string, error) {
+	return percentExpand(s, func(c byte) (string, error) {
+		switch c {
+		case 'n':
+			return tk.alias, nil
+		case 'h':
+			return tk.host, nil
+		case 'p':
+			return tk.port, nil
+		case 'r':
+			return tk.ruser, nil
+		case 'u':
+			return tk.luser, nil
+		case 'd':
+			return tk.home, nil
+		case 'l':
+			return tk.lhost, nil
+		case 'L':
+			short, _, _ := strings.Cut(tk.lhost, ".")
+			return short, nil
+		case 'i':
+			return tk.uid, nil
+		case 'j':
+			if !tk.jumpTokens() {
+				return "", fmt.Errorf("unknown token %%j in %q: the installed ssh (OpenSSH %s) has no %%j, which came with OpenSSH 9.6", s, tk.ssh())
+			}
+			return tk.jump, nil
+		case 'k':
+			return tk.keyAlias, nil
+		case 'C':
+			if !tk.allowHash {
+				return "", fmt.Errorf("%%C cannot be used in %q", s)
+			}
+			return tk.connHash(), nil
+		}
+		return "", fmt.Errorf("unknown token %%%c in %q", c, s)
+	})
+}
+
+// percentExpand replaces each %c in s by value(c), and %% by %; value's
+// error (for a token it doesn't take) stops it.
+func percentExpand(s string, value func(c byte) (string, error)) (string, error) {
 	if !strings.Contains(s, "%") {
 		return s, nil
 	}
@@ -81,43 +122,15 @@ func (tk *tokens) expandTokens(s string) (string, error) {
 			return "", fmt.Errorf("%q ends with a lone %%", s)
 		}
 		i++
-		switch s[i] {
-		case '%':
+		if s[i] == '%' {
 			b.WriteByte('%')
-		case 'n':
-			b.WriteString(tk.alias)
-		case 'h':
-			b.WriteString(tk.host)
-		case 'p':
-			b.WriteString(tk.port)
-		case 'r':
-			b.WriteString(tk.ruser)
-		case 'u':
-			b.WriteString(tk.luser)
-		case 'd':
-			b.WriteString(tk.home)
-		case 'l':
-			b.WriteString(tk.lhost)
-		case 'L':
-			short, _, _ := strings.Cut(tk.lhost, ".")
-			b.WriteString(short)
-		case 'i':
-			b.WriteString(tk.uid)
-		case 'j':
-			if !tk.jumpTokens() {
-				return "", fmt.Errorf("unknown token %%j in %q: the installed ssh (OpenSSH %s) has no %%j, which came with OpenSSH 9.6", s, tk.ssh())
-			}
-			b.WriteString(tk.jump)
-		case 'k':
-			b.WriteString(tk.keyAlias)
-		case 'C':
-			if !tk.allowHash {
-				return "", fmt.Errorf("%%C cannot be used in %q", s)
-			}
-			b.WriteString(tk.connHash())
-		default:
-			return "", fmt.Errorf("unknown token %%%c in %q", s[i], s)
+			continue
 		}
+		v, err := value(s[i])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(v)
 	}
 	return b.String(), nil
 }

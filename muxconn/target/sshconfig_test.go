@@ -3,7 +3,6 @@ package target
 import (
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,14 +30,7 @@ type sshGCase struct {
 // agrees with fleet on every key in want.
 func runSSHGCases(t *testing.T, cases []sshGCase) {
 	t.Helper()
-	u, err := user.Current()
-	if err != nil {
-		t.Skip("no current user:", err)
-	}
-	lhost, err := os.Hostname()
-	if err != nil {
-		t.Skip("no hostname:", err)
-	}
+	u, lhost := localIdentity(t)
 	sshBin, sshErr := exec.LookPath("ssh")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

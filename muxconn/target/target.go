@@ -3,7 +3,6 @@ package target
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -91,30 +90,17 @@ func (t *Target) ProxyCommandLine() string {
 // expandProxyCommand expands ProxyCommand's tokens; any other is an error,
 // as it is for ssh ("unknown key").
 func expandProxyCommand(s string, t *Target) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 == len(s) {
-			return "", fmt.Errorf("%q ends in a lone %%", s)
-		}
-		i++
-		switch s[i] {
-		case '%':
-			b.WriteByte('%')
+	return percentExpand(s, func(c byte) (string, error) {
+		switch c {
 		case 'h':
-			b.WriteString(t.HostName)
+			return t.HostName, nil
 		case 'n':
-			b.WriteString(t.Alias)
+			return t.Alias, nil
 		case 'p':
-			b.WriteString(strconv.Itoa(t.Port))
+			return strconv.Itoa(t.Port), nil
 		case 'r':
-			b.WriteString(t.User)
-		default:
-			return "", fmt.Errorf("%q has %%%c, which ProxyCommand does not take (only %%h %%n %%p %%r %%%%)", s, s[i])
+			return t.User, nil
 		}
-	}
-	return b.String(), nil
+		return "", fmt.Errorf("%q has %%%c, which ProxyCommand does not take (only %%h %%n %%p %%r %%%%)", s, c)
+	})
 }
