@@ -212,6 +212,15 @@ Host *
 			},
 		},
 		{
+			name:   "ProxyCommand takes names that only look odd, and ignores what it does not expand",
+			config: "Host *\n  ProxyCommand nc %h %p\n",
+			vars:   varsOf("ansible_host", "fe80::1", "ansible_user", "bad;user"),
+			alias:  "a",
+			check: func(t *testing.T, tg *Target) {
+				eq(t, "expanded", tg.ProxyCommandLine(), "nc fe80::1 22")
+			},
+		},
+		{
 			name:  "ProxyCommand from ansible_ssh_common_args",
 			vars:  varsOf("ansible_ssh_common_args", `-o ProxyCommand="ssh -W %h:%p -q bastion"`),
 			alias: "a",
@@ -355,6 +364,9 @@ func TestResolveErrors(t *testing.T) {
 		{"-F per host", "", varsOf("ansible_ssh_extra_args", "-F /x"), Overrides{}, []string{"ansible_ssh_extra_args", "-F", "not supported per host"}},
 		{"unbalanced quote", "", varsOf("ansible_ssh_common_args", "-o 'User=x"), Overrides{}, []string{"ansible_ssh_common_args", "quotation"}},
 		{"ProxyCommand token", "Host *\n  ProxyCommand ssh -W %h:%p %C\n", nil, Overrides{}, []string{"host h", "ProxyCommand", "ssh_config:2", "%C", "%h"}},
+		{"ProxyCommand and a host name with a command in it", "Host *\n  ProxyCommand ssh -W %h:%p bastion\n", varsOf("ansible_host", "web1$(touch${IFS}/tmp/x)"), Overrides{}, []string{"host h", "ProxyCommand", "%h", "shell"}},
+		{"ProxyCommand and a user with a command in it", "Host *\n  ProxyCommand ssh -l %r -W %h:%p bastion\n", varsOf("ansible_user", "x;touch /tmp/x;"), Overrides{}, []string{"host h", "%r", "x;touch"}},
+		{"ProxyCommand and a host name like an option", "Host *\n  ProxyCommand nc %h %p\n", varsOf("ansible_host", "-oProxyCommand=x"), Overrides{}, []string{"%h", "-oproxycommand=x"}},
 		{"ProxyCommand lone %", "", varsOf("ansible_ssh_common_args", `-o ProxyCommand="nc %h %"`), Overrides{}, []string{"ProxyCommand", "ansible_ssh_common_args", "lone %"}},
 		{"ProxyJump loop", "Host h\n  ProxyJump a\nHost a\n  ProxyJump b\nHost b\n  ProxyJump h\n", nil, Overrides{}, []string{"loop", "h -> a -> b -> h"}},
 		{"ProxyJump to itself", "Host h\n  ProxyJump h\n", nil, Overrides{}, []string{"loop"}},

@@ -533,6 +533,11 @@ func (r *Resolver) resolveHost(alias string, pre assigns, forced []jumpSpec) (*T
 				Msg:  fmt.Sprintf("host %s: ProxyCommand (from %s): %v", alias, t.Origin["proxycommand"], err),
 				Hint: "ProxyCommand takes %h (host), %n (name as given), %p (port), %r (user) and %% (a %)"}
 		}
+		if err := checkProxyTokens(t); err != nil {
+			return nil, nil, &diag.Error{Pkg: "target",
+				Msg:  fmt.Sprintf("host %s: ProxyCommand (from %s): %v", alias, t.Origin["proxycommand"], err),
+				Hint: "a name that goes into a shell command must not hold shell metacharacters; fix the inventory or ssh_config value"}
+		}
 	}
 	t.MaxSessions = DefaultMaxSessions
 	setDefault("maxsessions")

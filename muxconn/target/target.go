@@ -3,6 +3,7 @@ package target
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -103,4 +104,56 @@ func expandProxyCommand(s string, t *Target) (string, error) {
 		}
 		return "", fmt.Errorf("%q has %%%c, which ProxyCommand does not take (only %%h %%n %%p %%r %%%%)", s, c)
 	})
+}
+
+// checkProxyTokens refuses names that ProxyCommand would put into its
+// shell command if they hold shell metacharacters, as ssh does since
+// OpenSSH 9.6 (CVE-2023-51385): a host name or user from an inventory
+// fleet did not write, a cloud tag say, must not run commands here.
+func checkProxyTokens(t *Target) error {
+	for _, c := range []struct {
+		token, what, value string
+		valid              func(string) bool
+	}{
+		{"%h", "host name", t.HostName, validHostName},
+		{"%n", "host name", t.Alias, validHostName},
+		{"%r", "user", t.User, validUser},
+	} {
+		if strings.Contains(strings.ReplaceAll(t.ProxyCommand, "%%", ""), c.token) && !c.valid(c.value) {
+			return fmt.Errorf("the %s %q, which %s puts into the command, holds characters a shell would act on", c.what, c.value, c.token)
+		}
+	}
+	return nil
+}
+
+// validHostName is OpenSSH's rule for a host name that may reach a shell:
+// no leading '-', no quote, backslash, shell operator, space or control.
+func validHostName(s string) bool {
+	if s == "" || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if strings.ContainsRune("'`\"$\\;&<>|(){}", r) || r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validUser is OpenSSH's rule for a user name that may reach a shell: no
+// leading '-', no quote or shell operator, no '-' after a blank, no
+// trailing backslash.
+func validUser(s string) bool {
+	if s == "" || s[0] == '-' || strings.HasSuffix(s, "\\") {
+		return false
+	}
+	for i, r := range s {
+		if strings.ContainsRune("'`\";&<>|(){}", r) || r < ' ' || r == 0x7f {
+			return false
+		}
+		if (r == ' ' || r == '\t') && i+1 < len(s) && s[i+1] == '-' {
+			return false
+		}
+	}
+	return true
 }
