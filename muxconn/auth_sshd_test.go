@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,40 +20,15 @@ import (
 	"fleetrun.dev/fleet/muxconn/target"
 )
 
-// serveAgent serves an agent holding keys, in that order, on a socket in
-// dir, until the test ends. Register it before the Auth that dials it, so
-// that the Auth closes its connection first.
+// serveAgent serves an agent holding keys (private keys), in that order,
+// on a socket in dir, until the test ends; see muxconn.ServeAgentKeys.
 func serveAgent(t *testing.T, dir string, keys ...any) string {
 	t.Helper()
-	keyring := agent.NewKeyring()
-	for _, k := range keys {
-		if err := keyring.Add(agent.AddedKey{PrivateKey: k}); err != nil {
-			t.Fatal(err)
-		}
+	added := make([]agent.AddedKey, len(keys))
+	for i, k := range keys {
+		added[i] = agent.AddedKey{PrivateKey: k}
 	}
-	sock := filepath.Join(dir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				agent.ServeAgent(keyring, c)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return sock
+	return muxconn.ServeAgentKeys(t, dir, added)
 }
 
 // wrongKeys returns n keys sshd won't accept.

@@ -110,16 +110,29 @@ func (l *authLab) writePub(name, file string) string {
 // returns its socket.
 func (l *authLab) agent(names ...string) string {
 	l.t.Helper()
-	keyring := agent.NewKeyring()
+	var keys []agent.AddedKey
 	for _, n := range names {
-		if err := keyring.Add(agent.AddedKey{PrivateKey: l.keys[n], Comment: n}); err != nil {
-			l.t.Fatal(err)
+		keys = append(keys, agent.AddedKey{PrivateKey: l.keys[n], Comment: n})
+	}
+	return serveAgentKeys(l.t, l.dir, keys)
+}
+
+// serveAgentKeys serves an agent holding keys, in that order, on a socket
+// in dir, until the test ends. Cleanups run last-in first-out: register it
+// before the Auth that dials it, so that the Auth closes its connection
+// first.
+func serveAgentKeys(t *testing.T, dir string, keys []agent.AddedKey) string {
+	t.Helper()
+	keyring := agent.NewKeyring()
+	for _, k := range keys {
+		if err := keyring.Add(k); err != nil {
+			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(l.dir, "agent.sock")
+	sock := filepath.Join(dir, "agent.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -134,9 +147,7 @@ func (l *authLab) agent(names ...string) string {
 			})
 		}
 	})
-	// Cleanups run last-in first-out: the Auth (closing its agent
-	// connection) is closed before this runs, as newAuth registers later.
-	l.t.Cleanup(func() {
+	t.Cleanup(func() {
 		ln.Close()
 		wg.Wait()
 	})

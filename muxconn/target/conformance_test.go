@@ -28,6 +28,21 @@ func localIdentity(t *testing.T) (*user.User, string) {
 	return u, lhost
 }
 
+// fleetG resolves alias with r and returns what fleet ssh-config prints
+// for it, parsed as ssh -G's output is.
+func fleetG(t *testing.T, r *Resolver, alias string) map[string][]string {
+	t.Helper()
+	tg, err := r.Resolve(alias, nil)
+	if err != nil {
+		t.Fatalf("Resolve(%q): %v", alias, err)
+	}
+	var b strings.Builder
+	if err := tg.WriteConfig(&b); err != nil {
+		t.Fatal(err)
+	}
+	return parseGOutput(b.String())
+}
+
 // coreKeys are compared for every case; a case may add more.
 var coreKeys = []string{"hostname", "port", "user", "identityfile", "userknownhostsfile",
 	"stricthostkeychecking", "controlpath", "proxyjump"}
@@ -136,15 +151,7 @@ Host *
 				t.Fatalf("NewResolver: %v %v", err, warns)
 			}
 			for _, alias := range tt.aliases {
-				tg, err := r.Resolve(alias, nil)
-				if err != nil {
-					t.Fatalf("Resolve(%q): %v", alias, err)
-				}
-				var b strings.Builder
-				if err := tg.WriteConfig(&b); err != nil {
-					t.Fatal(err)
-				}
-				ours := parseGOutput(b.String())
+				ours := fleetG(t, r, alias)
 				theirs := runSSHG(t, sshBin, cfgPath, alias, u.HomeDir)
 				for _, key := range append(slices.Clone(coreKeys), tt.extra...) {
 					if slices.Contains(tt.skip, key) {

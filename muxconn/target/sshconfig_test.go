@@ -61,15 +61,7 @@ func runSSHGCases(t *testing.T, cases []sshGCase) {
 			}
 			slices.Sort(aliases)
 			for _, alias := range aliases {
-				tg, err := r.Resolve(alias, nil)
-				if err != nil {
-					t.Fatalf("Resolve(%q): %v", alias, err)
-				}
-				var b strings.Builder
-				if err := tg.WriteConfig(&b); err != nil {
-					t.Fatal(err)
-				}
-				ours := parseGOutput(b.String())
+				ours := fleetG(t, r, alias)
 				for key, want := range c.want[alias] {
 					if got := strings.Join(ours[key], "\n"); got != subst.Replace(want) {
 						t.Errorf("%s: %s = %q, want %q", alias, key, got, subst.Replace(want))

@@ -1,0 +1,4 @@
+package muxconn
+
+// ServeAgentKeys is serveAgentKeys, for the package's external tests.
+var ServeAgentKeys = serveAgentKeys
